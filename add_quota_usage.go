@@ -1,0 +1,112 @@
+package andromeda
+
+import (
+	"context"
+	"fmt"
+)
+
+// AddQuotaUsageConfig configures AddQuotaUsage. Cache, GetQuotaLimit and
+// GetQuotaUsageKey are required.
+type AddQuotaUsageConfig struct {
+	Cache Cache
+	// GetQuotaLimit returns the quota's limit; it is asked on every Do.
+	GetQuotaLimit GetQuota
+	// GetQuotaUsage loads the usage from your database when the usage key is missing.
+	// Without it a missing key starts at zero.
+	GetQuotaUsage GetQuota
+	// GetQuotaUsageKey returns the Redis key of the quota's usage.
+	GetQuotaUsageKey GetQuotaKey
+	// GetQuotaUsageExpiration returns how long a stored usage is kept; without it, or
+	// when it returns 0, the key does not expire.
+	GetQuotaUsageExpiration GetQuotaExpiration
+	// GetQuotaUsageConfig paces the loading of a missing usage key.
+	GetQuotaUsageConfig GetQuotaUsageConfig
+	// Next, if set, runs after a successful add with the same request; if it fails, the
+	// add is undone (unless Option.Irreversible) and Do returns Next's error.
+	Next   UpdateQuotaUsage
+	Option AddUsageOption
+}
+
+// AddUsageOption holds the optional behaviour of AddQuotaUsage.
+type AddUsageOption struct {
+	// Listener is told how each Do ended.
+	Listener UpdateQuotaUsageListener
+	// Irreversible keeps the add even when Next fails.
+	Irreversible bool
+}
+
+type addQuotaUsage struct {
+	usageStep
+	getLimit GetQuota
+}
+
+// AddQuotaUsage returns an UpdateQuotaUsage whose Do adds req.Usage to the quota in one
+// atomic step: only if usage+req.Usage stays within the limit, otherwise nothing changes
+// and the error wraps ErrQuotaLimitExceeded. It panics if a required field is missing.
+func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
+	const name = "AddQuotaUsageConfig"
+	mustHave(conf.Cache != nil, name, "Cache")
+	mustHave(conf.GetQuotaLimit != nil, name, "GetQuotaLimit")
+	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	return &addQuotaUsage{
+		usageStep: usageStep{
+			op:           opAdd,
+			cache:        conf.Cache,
+			getKey:       conf.GetQuotaUsageKey,
+			loader:       newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+			next:         conf.Next,
+			irreversible: conf.Option.Irreversible,
+			listener:     conf.Option.Listener,
+		},
+		getLimit: conf.GetQuotaLimit,
+	}
+}
+
+// Do adds req.Usage to the quota and returns the usage after it.
+func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	return a.run(ctx, req, func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error) {
+		return a.add(ctx, key, qreq, req.Usage, qerr)
+	}, a.undo)
+}
+
+func (a *addQuotaUsage) add(ctx context.Context, key string, qreq *QuotaRequest, amount int64, qerr *QuotaError) (int64, error) {
+	limit, err := a.getLimit.Do(ctx, qreq)
+	if err != nil {
+		qerr.Err = fmt.Errorf("get quota limit: %w", err)
+		return 0, qerr
+	}
+	qerr.Limit = limit
+	if limit < 0 || limit > MaxAmount {
+		qerr.Err = invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))
+		return 0, qerr
+	}
+	args := AddUsageArgs{Key: key, Amount: amount, Limit: limit}
+	if a.loader.getUsage == nil {
+		args.CreateMissing = true
+		if args.Expiration, err = usageExpiration(ctx, a.loader.expiration, qreq); err != nil {
+			qerr.Err = err
+			return 0, qerr
+		}
+	}
+	res, err := a.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
+		return a.cache.AddUsage(ctx, args)
+	})
+	if err != nil {
+		qerr.Err = err
+		return 0, qerr
+	}
+	if res.Status != CacheApplied {
+		qerr.Err, qerr.Usage = ErrQuotaLimitExceeded, res.Usage
+		return 0, qerr
+	}
+	return res.Usage, nil
+}
+
+// undo takes back an add. A key that has gone missing since took the add with it.
+func (a *addQuotaUsage) undo(ctx context.Context, key string, amount int64) error {
+	res, err := a.cache.ReduceUsage(ctx, key, amount)
+	if err == nil && res.Status == CacheBelowZero {
+		err = fmt.Errorf("%w (usage %d)", ErrInvalidMinQuotaUsage, res.Usage)
+	}
+	return err
+}

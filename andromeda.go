@@ -1,0 +1,134 @@
+// Package andromeda keeps the usage of quotas (voucher claims, flash-sale stock, seats,
+// credits) in Redis and changes it safely when many requests race for the same quota.
+//
+// An add is one atomic step in Redis: it is applied only if usage+n stays within the
+// limit, so nothing is ever oversold and no request that fits is turned away. A reduce
+// never takes usage below zero. When the usage key is missing, the usage is loaded once
+// from your database (GetQuotaUsage) under a lock, and the change is retried; a missing
+// key is never taken as zero while a loader is configured.
+//
+// The root package knows no Redis client: pass a Cache from an adapter package such as
+// github.com/ramadani/andromeda/cache/redisv9.
+package andromeda
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// QuotaRequest identifies the quota that the configured functions are asked about.
+type QuotaRequest struct {
+	QuotaID string
+	// Data is passed through untouched to your functions, for whatever they need.
+	Data interface{}
+}
+
+// QuotaUsageRequest asks to add usage to a quota, or to reduce it.
+type QuotaUsageRequest struct {
+	QuotaID string
+	// Usage is the amount to add or reduce; it must be positive.
+	Usage int64
+	// Data is passed through untouched to your functions, for whatever they need.
+	Data interface{}
+}
+
+// GetQuota returns a number for a quota: its limit (GetQuotaLimit) or its usage as kept
+// in your database (GetQuotaUsage).
+type GetQuota interface {
+	Do(ctx context.Context, req *QuotaRequest) (int64, error)
+}
+
+// GetQuotaKey returns the Redis key that holds a quota's usage. Keys that must share a
+// Redis Cluster hash slot can use a hash tag, e.g. "{campaign-42}:usage".
+type GetQuotaKey interface {
+	Do(ctx context.Context, req *QuotaRequest) (string, error)
+}
+
+// GetQuotaExpiration returns how long a quota's usage is kept in Redis once it is
+// stored there; 0 keeps it without expiration.
+type GetQuotaExpiration interface {
+	Do(ctx context.Context, req *QuotaRequest) (time.Duration, error)
+}
+
+// UpdateQuotaUsage changes a quota's usage. AddQuotaUsage and ReduceQuotaUsage return
+// one; you can write your own to chain as Next.
+type UpdateQuotaUsage interface {
+	// Do applies the change and returns the quota's usage after it. On error nothing
+	// was kept, and the error is a *QuotaError (or the error of a Next step).
+	Do(ctx context.Context, req *QuotaUsageRequest) (int64, error)
+}
+
+// GetQuotaFunc adapts a function to GetQuota.
+type GetQuotaFunc func(ctx context.Context, req *QuotaRequest) (int64, error)
+
+// Do calls f.
+func (f GetQuotaFunc) Do(ctx context.Context, req *QuotaRequest) (int64, error) { return f(ctx, req) }
+
+// GetQuotaKeyFunc adapts a function to GetQuotaKey.
+type GetQuotaKeyFunc func(ctx context.Context, req *QuotaRequest) (string, error)
+
+// Do calls f.
+func (f GetQuotaKeyFunc) Do(ctx context.Context, req *QuotaRequest) (string, error) {
+	return f(ctx, req)
+}
+
+// GetQuotaExpirationFunc adapts a function to GetQuotaExpiration.
+type GetQuotaExpirationFunc func(ctx context.Context, req *QuotaRequest) (time.Duration, error)
+
+// Do calls f.
+func (f GetQuotaExpirationFunc) Do(ctx context.Context, req *QuotaRequest) (time.Duration, error) {
+	return f(ctx, req)
+}
+
+// UpdateQuotaUsageFunc adapts a function to UpdateQuotaUsage.
+type UpdateQuotaUsageFunc func(ctx context.Context, req *QuotaUsageRequest) (int64, error)
+
+// Do calls f.
+func (f UpdateQuotaUsageFunc) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	return f(ctx, req)
+}
+
+// GetQuotaUsageConfig paces the loading of a missing usage key. Zero fields take the
+// defaults: LockIn 3s, MaxRetry 10, RetryIn 100ms.
+type GetQuotaUsageConfig struct {
+	// LockIn is how long the loader lock is held at most, and so how long other
+	// processes wait for a loader that died.
+	LockIn time.Duration
+	// MaxRetry is how many times a change is retried after finding the usage missing.
+	MaxRetry int
+	// RetryIn is the wait before retrying while another process holds the loader lock.
+	RetryIn time.Duration
+}
+
+// Defaults for GetQuotaUsageConfig.
+const (
+	DefaultLockIn   = 3 * time.Second
+	DefaultMaxRetry = 10
+	DefaultRetryIn  = 100 * time.Millisecond
+)
+
+func (c GetQuotaUsageConfig) withDefaults() GetQuotaUsageConfig {
+	if c.LockIn <= 0 {
+		c.LockIn = DefaultLockIn
+	}
+	if c.MaxRetry <= 0 {
+		c.MaxRetry = DefaultMaxRetry
+	}
+	if c.RetryIn <= 0 {
+		c.RetryIn = DefaultRetryIn
+	}
+	return c
+}
+
+// MaxAmount is the largest usage, limit or requested amount andromeda accepts: the
+// scripts compare numbers in Lua, which is exact up to 2^53.
+const MaxAmount = 1 << 53
+
+const (
+	opAdd    = "add"
+	opReduce = "reduce"
+)
+
+// noLimit is the limit used to put back a reduce that is undone.
+const noLimit = math.MaxInt64

@@ -1,0 +1,90 @@
+package andromeda
+
+import (
+	"context"
+	"time"
+)
+
+// Cache is the storage andromeda keeps quota usage in: the few atomic operations the
+// algorithms need. Use an adapter such as cache/redisv9 (recommended) or cache/redisv8;
+// a custom implementation should pass the cache/cachetest conformance suite.
+//
+// Every method honours ctx. Usage values are whole numbers; a stored value that is not
+// one makes AddUsage, ReduceUsage and GetUsage fail with an error wrapping
+// ErrInvalidCachedUsage.
+type Cache interface {
+	// AddUsage adds Amount to the usage at Key in one atomic step, only if the result
+	// stays within Limit; otherwise it changes nothing and reports CacheLimitExceeded with
+	// the usage it found. An absent key is reported as CacheMissing, or started from zero
+	// when CreateMissing is set (see AddUsageArgs).
+	AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error)
+
+	// ReduceUsage subtracts amount from the usage at key in one atomic step, only if the
+	// result stays at or above zero; otherwise it changes nothing and reports
+	// CacheBelowZero with the usage it found. An absent key is reported as CacheMissing.
+	ReduceUsage(ctx context.Context, key string, amount int64) (CacheResult, error)
+
+	// SetUsageIfAbsent stores usage at key with the expiration (0 means none) only if the
+	// key is absent, and reports whether it did.
+	SetUsageIfAbsent(ctx context.Context, key string, usage int64, expiration time.Duration) (bool, error)
+
+	// GetUsage reads the usage at key; found is false when the key is absent.
+	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
+
+	// Lock takes a lock on key that expires after ttl unless released first. When another
+	// holder has it, Lock fails at once with an error wrapping ErrLockedKey.
+	Lock(ctx context.Context, key string, ttl time.Duration) (ReleaseFunc, error)
+}
+
+// ReleaseFunc releases a lock taken with Cache.Lock.
+type ReleaseFunc func(ctx context.Context) error
+
+// AddUsageArgs describes one atomic add (see Cache.AddUsage).
+type AddUsageArgs struct {
+	Key    string
+	Amount int64
+	Limit  int64
+	// CreateMissing makes an absent key start from zero, so that the add is applied to
+	// zero and the result stored with Expiration (0 means none). Without it an absent
+	// key is reported as CacheMissing and nothing is written.
+	CreateMissing bool
+	Expiration    time.Duration
+}
+
+// CacheStatus says how an atomic usage change ended.
+type CacheStatus int
+
+// The ways an atomic usage change can end.
+const (
+	// CacheApplied: the change was made; CacheResult.Usage is the usage after it.
+	CacheApplied CacheStatus = iota
+	// CacheMissing: the key is absent; nothing was changed.
+	CacheMissing
+	// CacheLimitExceeded: the add would pass the limit; nothing was changed.
+	CacheLimitExceeded
+	// CacheBelowZero: the reduce would go below zero; nothing was changed.
+	CacheBelowZero
+)
+
+// String names the status.
+func (s CacheStatus) String() string {
+	switch s {
+	case CacheApplied:
+		return "applied"
+	case CacheMissing:
+		return "missing"
+	case CacheLimitExceeded:
+		return "limit exceeded"
+	case CacheBelowZero:
+		return "below zero"
+	}
+	return "unknown"
+}
+
+// CacheResult is the outcome of an atomic usage change.
+type CacheResult struct {
+	Status CacheStatus
+	// Usage is the usage after the change when it was applied, and the usage found
+	// when it was refused (0 when the key is missing).
+	Usage int64
+}

@@ -1,0 +1,276 @@
+// Package cachetest is a conformance suite for andromeda.Cache implementations. An
+// adapter runs it from its own tests, against every kind of server it supports:
+//
+//	func TestConformance(t *testing.T) {
+//		cachetest.Run(t, func(t *testing.T) cachetest.Harness { ... })
+//	}
+package cachetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Harness is a cache under test with raw access to the store behind it.
+type Harness struct {
+	Cache andromeda.Cache
+	// SetRaw stores value at key as it is, without expiration.
+	SetRaw func(ctx context.Context, key, value string) error
+	// GetRaw returns the value at key, and whether the key exists.
+	GetRaw func(ctx context.Context, key string) (string, bool, error)
+	// TTL returns the key's remaining time to live, or a negative duration when it has none.
+	TTL func(ctx context.Context, key string) (time.Duration, error)
+	// Advance lets d pass for the store's expirations (time.Sleep for a real server).
+	Advance func(d time.Duration)
+}
+
+// Run runs the suite; newHarness is called once per subtest and must return a cache over
+// an empty store.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	for _, tc := range []struct {
+		name string
+		test func(t *testing.T, h Harness)
+	}{
+		{"AddWithinLimit", testAddWithinLimit},
+		{"AddBeyondLimitChangesNothing", testAddBeyondLimit},
+		{"AddToMissingKeyReportsIt", testAddMissing},
+		{"AddCreatesMissingKey", testAddCreateMissing},
+		{"ReduceToZero", testReduce},
+		{"ReduceBelowZeroChangesNothing", testReduceBelowZero},
+		{"ReduceMissingKeyReportsIt", testReduceMissing},
+		{"NonIntegerValueIsAnErrorAndKept", testNonInteger},
+		{"SetUsageIfAbsent", testSetUsageIfAbsent},
+		{"GetUsage", testGetUsage},
+		{"Lock", testLock},
+		{"CancelledContext", testCancelledContext},
+		{"ConcurrentAddsAdmitExactlyTheLimit", testConcurrentAdds},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
+	}
+}
+
+func testAddWithinLimit(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "7"))
+	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 10}, res)
+	assertRaw(t, h, "k", "10")
+}
+
+func testAddBeyondLimit(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "8"))
+	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8}, res)
+	assertRaw(t, h, "k", "8")
+}
+
+func testAddMissing(t *testing.T, h Harness) {
+	ctx := context.Background()
+	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Expiration: time.Hour})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assertAbsent(t, h, "k")
+}
+
+func testAddCreateMissing(t *testing.T, h Harness) {
+	ctx := context.Background()
+	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4}, res)
+	assertRaw(t, h, "k", "4")
+	assertTTL(t, h, "k", time.Hour)
+
+	// Later adds keep the expiration.
+	_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	require.NoError(t, err)
+	assertTTL(t, h, "k", time.Hour)
+
+	res, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, CreateMissing: true})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheApplied, res.Status)
+	ttl, err := h.TTL(ctx, "none")
+	require.NoError(t, err)
+	assert.Negative(t, ttl, "expiration 0 must store the key without one")
+
+	res, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "big", Amount: 11, Limit: 10, CreateMissing: true})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
+	assertAbsent(t, h, "big")
+}
+
+func testReduce(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "5"))
+	res, err := h.Cache.ReduceUsage(ctx, "k", 5)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, res)
+	assertRaw(t, h, "k", "0")
+}
+
+func testReduceBelowZero(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "2"))
+	res, err := h.Cache.ReduceUsage(ctx, "k", 3)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: 2}, res)
+	assertRaw(t, h, "k", "2")
+}
+
+func testReduceMissing(t *testing.T, h Harness) {
+	res, err := h.Cache.ReduceUsage(context.Background(), "k", 1)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assertAbsent(t, h, "k")
+}
+
+func testNonInteger(t *testing.T, h Harness) {
+	ctx := context.Background()
+	for _, raw := range []string{"abc", "1.5", "1e3", "0x10", ""} {
+		require.NoError(t, h.SetRaw(ctx, "k", raw))
+		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
+		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
+		_, err = h.Cache.ReduceUsage(ctx, "k", 1)
+		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
+		_, _, err = h.Cache.GetUsage(ctx, "k")
+		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
+		assertRaw(t, h, "k", raw)
+	}
+}
+
+func testSetUsageIfAbsent(t *testing.T, h Harness) {
+	ctx := context.Background()
+	ok, err := h.Cache.SetUsageIfAbsent(ctx, "k", 42, time.Hour)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assertRaw(t, h, "k", "42")
+	assertTTL(t, h, "k", time.Hour)
+
+	ok, err = h.Cache.SetUsageIfAbsent(ctx, "k", 7, time.Minute)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assertRaw(t, h, "k", "42")
+
+	ok, err = h.Cache.SetUsageIfAbsent(ctx, "forever", 1, 0)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ttl, err := h.TTL(ctx, "forever")
+	require.NoError(t, err)
+	assert.Negative(t, ttl)
+}
+
+func testGetUsage(t *testing.T, h Harness) {
+	ctx := context.Background()
+	_, found, err := h.Cache.GetUsage(ctx, "k")
+	require.NoError(t, err)
+	assert.False(t, found)
+	require.NoError(t, h.SetRaw(ctx, "k", "-3"))
+	usage, found, err := h.Cache.GetUsage(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, int64(-3), usage)
+}
+
+func testLock(t *testing.T, h Harness) {
+	ctx := context.Background()
+	release, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	require.NoError(t, err)
+	_, err = h.Cache.Lock(ctx, "lock", time.Minute)
+	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
+	require.NoError(t, release(ctx))
+	release, err = h.Cache.Lock(ctx, "lock", 100*time.Millisecond)
+	require.NoError(t, err, "a released lock can be taken again")
+	defer func() { _ = release(ctx) }()
+
+	// A holder that never releases: the lock expires by itself.
+	h.Advance(250 * time.Millisecond)
+	release2, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	require.NoError(t, err, "an expired lock can be taken again")
+	require.NoError(t, release2(ctx))
+}
+
+func testCancelledContext(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "1"))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := h.Cache.AddUsage(cancelled, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = h.Cache.ReduceUsage(cancelled, "k", 1)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = h.Cache.SetUsageIfAbsent(cancelled, "other", 1, 0)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, _, err = h.Cache.GetUsage(cancelled, "k")
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = h.Cache.Lock(cancelled, "lock", time.Minute)
+	assert.ErrorIs(t, err, context.Canceled)
+	assertRaw(t, h, "k", "1")
+	assertAbsent(t, h, "other")
+}
+
+func testConcurrentAdds(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "0"))
+	const callers, limit = 64, 20
+	var admitted, refused atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, callers)
+	for i := 0; i < callers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: limit})
+			switch {
+			case err != nil:
+				errs <- err
+			case res.Status == andromeda.CacheApplied:
+				admitted.Add(1)
+			case res.Status == andromeda.CacheLimitExceeded:
+				refused.Add(1)
+			default:
+				errs <- errors.New(res.Status.String())
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	assert.Equal(t, int64(limit), admitted.Load())
+	assert.Equal(t, int64(callers-limit), refused.Load())
+	assertRaw(t, h, "k", fmt.Sprint(limit))
+}
+
+func assertRaw(t *testing.T, h Harness, key, want string) {
+	t.Helper()
+	got, found, err := h.GetRaw(context.Background(), key)
+	require.NoError(t, err)
+	require.True(t, found, "key %q is missing", key)
+	assert.Equal(t, want, got, "value at %q", key)
+}
+
+func assertAbsent(t *testing.T, h Harness, key string) {
+	t.Helper()
+	_, found, err := h.GetRaw(context.Background(), key)
+	require.NoError(t, err)
+	assert.False(t, found, "key %q must not exist", key)
+}
+
+func assertTTL(t *testing.T, h Harness, key string, max time.Duration) {
+	t.Helper()
+	ttl, err := h.TTL(context.Background(), key)
+	require.NoError(t, err)
+	assert.True(t, ttl > max-time.Minute && ttl <= max, "TTL of %q is %v, want close to %v", key, ttl, max)
+}

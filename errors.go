@@ -1,0 +1,71 @@
+package andromeda
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Errors returned by Do wrap one of them (test with errors.Is) inside a
+// *QuotaError that carries the quota, key, limit, usage and requested amount.
+var (
+	// ErrQuotaLimitExceeded: adding the requested usage would pass the limit; nothing changed.
+	ErrQuotaLimitExceeded = errors.New("quota limit exceeded")
+	// ErrInvalidMinQuotaUsage: reducing the requested usage would go below zero; nothing changed.
+	ErrInvalidMinQuotaUsage = errors.New("quota usage cannot go below zero")
+	// ErrQuotaNotFound: the quota's usage is not in the cache and could not be put there.
+	// GetQuota implementations may return it (wrapped or not) for an unknown quota.
+	ErrQuotaNotFound = errors.New("quota not found")
+	// ErrLockedKey: another process holds the lock for loading a quota's usage.
+	ErrLockedKey = errors.New("quota usage key is locked")
+	// ErrMaxRetryExceeded: the usage was still missing after GetQuotaUsageConfig.MaxRetry
+	// retries; the error also wraps the last cause (ErrLockedKey or ErrQuotaNotFound).
+	ErrMaxRetryExceeded = errors.New("max retry exceeded")
+	// ErrInvalidRequest: the request, or a value a configured function returned for it,
+	// cannot be used (nil request, usage not positive, empty key, negative limit, ...).
+	ErrInvalidRequest = errors.New("invalid quota usage request")
+	// ErrInvalidCachedUsage: the value stored at the usage key is not a whole number.
+	ErrInvalidCachedUsage = errors.New("cached quota usage is not an integer")
+)
+
+// QuotaError is the error Do returns. It wraps the cause, usually one of the sentinel
+// errors, and says which quota and amounts were involved.
+type QuotaError struct {
+	Op        string // "add" or "reduce"
+	QuotaID   string
+	Key       string // the usage key, when known
+	Requested int64  // the usage the request asked to add or reduce
+	Limit     int64  // the quota limit, when known (add only)
+	Usage     int64  // the usage found, for ErrQuotaLimitExceeded and ErrInvalidMinQuotaUsage
+	Err       error
+}
+
+// Error describes the failed change, e.g.
+// `andromeda: add 10 to quota "v1" (key "usage-v1"): quota limit exceeded (usage 95, limit 100)`.
+func (e *QuotaError) Error() string {
+	var b strings.Builder
+	preposition := "to"
+	if e.Op == opReduce {
+		preposition = "from"
+	}
+	fmt.Fprintf(&b, "andromeda: %s %d %s quota %q", e.Op, e.Requested, preposition, e.QuotaID)
+	if e.Key != "" {
+		fmt.Fprintf(&b, " (key %q)", e.Key)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	switch {
+	case errors.Is(e.Err, ErrQuotaLimitExceeded):
+		fmt.Fprintf(&b, " (usage %d, limit %d)", e.Usage, e.Limit)
+	case errors.Is(e.Err, ErrInvalidMinQuotaUsage):
+		fmt.Fprintf(&b, " (usage %d)", e.Usage)
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *QuotaError) Unwrap() error { return e.Err }
+
+// invalid wraps ErrInvalidRequest with a reason.
+func invalid(format string, args ...interface{}) error {
+	return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+}

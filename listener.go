@@ -1,0 +1,61 @@
+package andromeda
+
+import "context"
+
+// UpdateQuotaUsageListener is told how each Do ended: exactly one call per Do, OnSuccess
+// with the usage after the change or OnError with the error Do returns. It runs on the
+// caller's goroutine before Do returns, so keep it quick.
+type UpdateQuotaUsageListener interface {
+	OnSuccess(ctx context.Context, req *QuotaUsageRequest, updatedUsage int64)
+	OnError(ctx context.Context, req *QuotaUsageRequest, err error)
+}
+
+// ListenerFuncs adapts a pair of functions to UpdateQuotaUsageListener; either may be nil.
+type ListenerFuncs struct {
+	Success func(ctx context.Context, req *QuotaUsageRequest, updatedUsage int64)
+	Error   func(ctx context.Context, req *QuotaUsageRequest, err error)
+}
+
+// OnSuccess calls l.Success if set.
+func (l ListenerFuncs) OnSuccess(ctx context.Context, req *QuotaUsageRequest, updatedUsage int64) {
+	if l.Success != nil {
+		l.Success(ctx, req, updatedUsage)
+	}
+}
+
+// OnError calls l.Error if set.
+func (l ListenerFuncs) OnError(ctx context.Context, req *QuotaUsageRequest, err error) {
+	if l.Error != nil {
+		l.Error(ctx, req, err)
+	}
+}
+
+// Listeners fans each call out to every listener, in order.
+func Listeners(listeners ...UpdateQuotaUsageListener) UpdateQuotaUsageListener {
+	return fanOut(listeners)
+}
+
+type fanOut []UpdateQuotaUsageListener
+
+func (f fanOut) OnSuccess(ctx context.Context, req *QuotaUsageRequest, updatedUsage int64) {
+	for _, l := range f {
+		l.OnSuccess(ctx, req, updatedUsage)
+	}
+}
+
+func (f fanOut) OnError(ctx context.Context, req *QuotaUsageRequest, err error) {
+	for _, l := range f {
+		l.OnError(ctx, req, err)
+	}
+}
+
+// notify tells the listener, if any, how a Do ended.
+func notify(ctx context.Context, l UpdateQuotaUsageListener, req *QuotaUsageRequest, usage int64, err error) {
+	switch {
+	case l == nil:
+	case err != nil:
+		l.OnError(ctx, req, err)
+	default:
+		l.OnSuccess(ctx, req, usage)
+	}
+}

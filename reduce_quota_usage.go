@@ -1,0 +1,89 @@
+package andromeda
+
+import (
+	"context"
+	"fmt"
+)
+
+// ReduceQuotaUsageConfig configures ReduceQuotaUsage. Cache and GetQuotaUsageKey are
+// required.
+type ReduceQuotaUsageConfig struct {
+	Cache Cache
+	// GetQuotaUsage loads the usage from your database when the usage key is missing.
+	// Without it a missing key counts as zero, so a reduce on it fails with
+	// ErrInvalidMinQuotaUsage.
+	GetQuotaUsage GetQuota
+	// GetQuotaUsageKey returns the Redis key of the quota's usage.
+	GetQuotaUsageKey GetQuotaKey
+	// GetQuotaUsageExpiration returns how long a loaded usage is kept; without it, or
+	// when it returns 0, the key does not expire.
+	GetQuotaUsageExpiration GetQuotaExpiration
+	// GetQuotaUsageConfig paces the loading of a missing usage key.
+	GetQuotaUsageConfig GetQuotaUsageConfig
+	// Next, if set, runs after a successful reduce with the same request; if it fails,
+	// the reduce is undone (unless Option.Irreversible) and Do returns Next's error.
+	Next   UpdateQuotaUsage
+	Option ReduceUsageOption
+}
+
+// ReduceUsageOption holds the optional behaviour of ReduceQuotaUsage.
+type ReduceUsageOption struct {
+	// Listener is told how each Do ended.
+	Listener UpdateQuotaUsageListener
+	// Irreversible keeps the reduce even when Next fails.
+	Irreversible bool
+}
+
+type reduceQuotaUsage struct {
+	usageStep
+}
+
+// ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
+// quota in one atomic step: only if the usage stays at or above zero, otherwise nothing
+// changes and the error wraps ErrInvalidMinQuotaUsage. It panics if a required field is
+// missing.
+func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
+	const name = "ReduceQuotaUsageConfig"
+	mustHave(conf.Cache != nil, name, "Cache")
+	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	return &reduceQuotaUsage{usageStep{
+		op:           opReduce,
+		cache:        conf.Cache,
+		getKey:       conf.GetQuotaUsageKey,
+		loader:       newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+		next:         conf.Next,
+		irreversible: conf.Option.Irreversible,
+		listener:     conf.Option.Listener,
+	}}
+}
+
+// Do subtracts req.Usage from the quota and returns the usage after it.
+func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	return r.run(ctx, req, func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error) {
+		return r.reduce(ctx, key, qreq, req.Usage, qerr)
+	}, r.undo)
+}
+
+func (r *reduceQuotaUsage) reduce(ctx context.Context, key string, qreq *QuotaRequest, amount int64, qerr *QuotaError) (int64, error) {
+	res, err := r.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
+		return r.cache.ReduceUsage(ctx, key, amount)
+	})
+	if err != nil {
+		qerr.Err = err
+		return 0, qerr
+	}
+	if res.Status != CacheApplied { // below zero, or missing with nothing to load it from
+		qerr.Err, qerr.Usage = ErrInvalidMinQuotaUsage, res.Usage
+		return 0, qerr
+	}
+	return res.Usage, nil
+}
+
+// undo puts back a reduce. A key that has gone missing since took the reduce with it.
+func (r *reduceQuotaUsage) undo(ctx context.Context, key string, amount int64) error {
+	_, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: amount, Limit: noLimit})
+	if err != nil {
+		return fmt.Errorf("put back: %w", err)
+	}
+	return nil
+}

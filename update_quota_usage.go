@@ -1,0 +1,102 @@
+package andromeda
+
+import (
+	"context"
+	"fmt"
+)
+
+// usageStep holds what add and reduce share: finding the key, running Next and undoing
+// the change when Next fails, and telling the listener.
+type usageStep struct {
+	op           string
+	cache        Cache
+	getKey       GetQuotaKey
+	loader       *usageLoader
+	next         UpdateQuotaUsage
+	irreversible bool
+	listener     UpdateQuotaUsageListener
+}
+
+// run checks the request, finds its usage key and runs change on it; then Next, undoing
+// the change if Next fails. It tells the listener how it ended.
+func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest,
+	change func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error),
+	undo func(ctx context.Context, key string, amount int64) error,
+) (int64, error) {
+	usage, err := s.runOnce(ctx, req, change, undo)
+	notify(ctx, s.listener, req, usage, err)
+	return usage, err
+}
+
+func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest,
+	change func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error),
+	undo func(ctx context.Context, key string, amount int64) error,
+) (int64, error) {
+	qerr := &QuotaError{Op: s.op}
+	if req != nil {
+		qerr.QuotaID, qerr.Requested = req.QuotaID, req.Usage
+	}
+	if err := checkRequest(ctx, req); err != nil {
+		qerr.Err = err
+		return 0, qerr
+	}
+	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
+	key, err := usageKey(ctx, s.getKey, qreq)
+	if err != nil {
+		qerr.Err = err
+		return 0, qerr
+	}
+	qerr.Key = key
+	usage, err := change(key, qreq, qerr)
+	if err != nil {
+		return 0, err
+	}
+	if s.next == nil {
+		return usage, nil
+	}
+	if _, err := s.next.Do(ctx, req); err != nil {
+		if s.irreversible {
+			return 0, err
+		}
+		// Undo even when ctx has ended: the caller must not be left holding a change
+		// it was told failed.
+		if undoErr := undo(context.WithoutCancel(ctx), key, req.Usage); undoErr != nil {
+			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
+				err, s.op, req.Usage, key, undoErr)
+		}
+		return 0, err
+	}
+	return usage, nil
+}
+
+func checkRequest(ctx context.Context, req *QuotaUsageRequest) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case req == nil:
+		return invalid("nil request")
+	case req.Usage <= 0:
+		return invalid("usage must be positive, got %d", req.Usage)
+	case req.Usage > MaxAmount:
+		return invalid("usage %d is above the maximum %d", req.Usage, int64(MaxAmount))
+	}
+	return nil
+}
+
+func usageKey(ctx context.Context, getKey GetQuotaKey, req *QuotaRequest) (string, error) {
+	key, err := getKey.Do(ctx, req)
+	if err != nil {
+		return "", fmt.Errorf("get quota usage key: %w", err)
+	}
+	if key == "" {
+		return "", invalid("GetQuotaUsageKey returned an empty key")
+	}
+	return key, nil
+}
+
+// mustHave panics, naming the missing config field: a programmer error, caught at start-up.
+func mustHave(ok bool, config, field string) {
+	if !ok {
+		panic(fmt.Sprintf("andromeda: %s.%s is required", config, field))
+	}
+}
