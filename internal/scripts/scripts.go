@@ -18,6 +18,12 @@ var Add string
 //go:embed reduce.lua
 var Reduce string
 
+// Unlock releases a lock taken with SET NX only if it still holds the holder's token
+// (see unlock.lua).
+//
+//go:embed unlock.lua
+var Unlock string
+
 // Status codes the scripts reply with.
 const (
 	Applied       = 0

@@ -1,0 +1,158 @@
+package andromeda_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/redisv9"
+	"github.com/redis/go-redis/v9"
+)
+
+// A voucher with 3 claims left: the fourth claim is refused and changes nothing.
+func Example() {
+	server := miniredis.NewMiniRedis() // any Redis works; this one runs in-process
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+
+	// What the application's database says about voucher "v-42".
+	const limit, usedSoFar = 10, 7
+
+	claim := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
+		Cache: redisv9.New(client),
+		GetQuotaLimit: andromeda.GetQuotaFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (int64, error) {
+			return limit, nil
+		}),
+		// Called once, under a lock, when the usage is not in Redis yet.
+		GetQuotaUsage: andromeda.GetQuotaFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (int64, error) {
+			return usedSoFar, nil
+		}),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return "voucher-quota-usage-" + req.QuotaID, nil
+		}),
+		GetQuotaUsageExpiration: andromeda.GetQuotaExpirationFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (time.Duration, error) {
+			return 5 * time.Hour, nil
+		}),
+	})
+
+	ctx := context.Background()
+	for i := 0; i < 4; i++ {
+		usage, err := claim.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "v-42", Usage: 1})
+		switch {
+		case errors.Is(err, andromeda.ErrQuotaLimitExceeded):
+			fmt.Println("sold out:", err)
+		case err != nil:
+			fmt.Println("error:", err)
+		default:
+			fmt.Println("claimed, usage is now", usage)
+		}
+	}
+	// Output:
+	// claimed, usage is now 8
+	// claimed, usage is now 9
+	// claimed, usage is now 10
+	// sold out: andromeda: add 1 to quota "v-42" (key "voucher-quota-usage-v-42"): quota limit exceeded (usage 10, limit 10)
+}
+
+// Giving usage back, e.g. when an order is cancelled. Usage never goes below zero.
+func ExampleReduceQuotaUsage() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+	_ = client.Set(context.Background(), "stock-sku-1", 3, 0).Err()
+
+	release := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{
+		Cache: redisv9.New(client),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return "stock-" + req.QuotaID, nil
+		}),
+	})
+
+	usage, err := release.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: 2})
+	fmt.Println(usage, err)
+	_, err = release.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: 2})
+	fmt.Println(errors.Is(err, andromeda.ErrInvalidMinQuotaUsage))
+	// Output:
+	// 1 <nil>
+	// true
+}
+
+// A campaign's quota chained with each user's own quota (at most 2 each): when the
+// user's quota is full, the campaign's claim is given back.
+func ExampleAddQuotaUsageConfig_next() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+	cache := redisv9.New(client)
+
+	fixed := func(n int64) andromeda.GetQuota {
+		return andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) { return n, nil })
+	}
+	perUser := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
+		Cache: cache, GetQuotaLimit: fixed(2),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return req.QuotaID + ":user:" + req.Data.(string), nil // Data carries the user
+		}),
+	})
+	campaign := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
+		Cache: cache, GetQuotaLimit: fixed(100),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return req.QuotaID + ":total", nil
+		}),
+		Next: perUser,
+	})
+
+	for i := 0; i < 3; i++ {
+		_, err := campaign.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-1", Usage: 1, Data: "alice"})
+		fmt.Println(err)
+	}
+	total, _ := client.Get(context.Background(), "campaign-1:total").Result()
+	fmt.Println("campaign total:", total)
+	// Output:
+	// <nil>
+	// <nil>
+	// andromeda: add 1 to quota "campaign-1" (key "campaign-1:user:alice"): quota limit exceeded (usage 2, limit 2)
+	// campaign total: 2
+}
+
+// Listeners are told how each Do ended, exactly once.
+func ExampleListeners() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+
+	logger := andromeda.ListenerFuncs{
+		Success: func(ctx context.Context, req *andromeda.QuotaUsageRequest, usage int64) {
+			fmt.Println("quota", req.QuotaID, "usage", usage)
+		},
+		Error: func(ctx context.Context, req *andromeda.QuotaUsageRequest, err error) {
+			fmt.Println("quota", req.QuotaID, "refused:", errors.Is(err, andromeda.ErrQuotaLimitExceeded))
+		},
+	}
+	seats := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
+		Cache: redisv9.New(client),
+		GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+			return 5, nil
+		}),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return "seats-" + req.QuotaID, nil
+		}),
+		Option: andromeda.AddUsageOption{Listener: andromeda.Listeners(logger)},
+	})
+	_, _ = seats.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "room-1", Usage: 4})
+	_, _ = seats.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "room-1", Usage: 4})
+	// Output:
+	// quota room-1 usage 4
+	// quota room-1 refused: true
+}
