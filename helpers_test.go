@@ -86,19 +86,30 @@ func clusterBackend(t testing.TB) backend {
 	return newBackend(t, "cluster", redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), PoolSize: 64}), true)
 }
 
+type backendStarter struct {
+	name  string
+	start func(testing.TB) backend
+}
+
+var (
+	miniredisStarter  = backendStarter{"miniredis", miniredisBackend}
+	standaloneStarter = backendStarter{"standalone", standaloneBackend}
+	clusterStarter    = backendStarter{"cluster", clusterBackend}
+)
+
 // eachBackend runs test on miniredis, a real standalone server and a real cluster.
 func eachBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, start := range []func(testing.TB) backend{miniredisBackend, standaloneBackend, clusterBackend} {
-		b := start(t)
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
-	}
+	runOn(t, test, miniredisStarter, standaloneStarter, clusterStarter)
 }
 
 // eachRealBackend runs test on a real standalone server and a real cluster.
 func eachRealBackend(t *testing.T, test func(t *testing.T, b backend)) {
-	for _, start := range []func(testing.TB) backend{standaloneBackend, clusterBackend} {
-		b := start(t)
-		t.Run(b.name, func(t *testing.T) { test(t, b) })
+	runOn(t, test, standaloneStarter, clusterStarter)
+}
+
+func runOn(t *testing.T, test func(t *testing.T, b backend), starters ...backendStarter) {
+	for _, s := range starters {
+		t.Run(s.name, func(t *testing.T) { test(t, s.start(t)) })
 	}
 }
 

@@ -22,9 +22,9 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/go-redis/redis/v8"
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/internal/scripts"
-	"github.com/go-redis/redis/v8"
 )
 
 var (

@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/go-redis/redis/v8"
 	"github.com/ramadani/andromeda/cache/cachetest"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/internal/redistest"
-	"github.com/go-redis/redis/v8"
 )
 
 var cluster redistest.SharedCluster
