@@ -17,6 +17,7 @@ import (
 	"github.com/ramadani/andromeda/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 var sharedCluster redistest.SharedCluster
@@ -24,6 +25,13 @@ var sharedCluster redistest.SharedCluster
 func TestMain(m *testing.M) {
 	code := m.Run()
 	sharedCluster.Stop()
+	if code == 0 {
+		// Every client is closed by now: whatever still runs was leaked.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutine leak:", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -43,6 +43,22 @@ func TestConformanceCluster(t *testing.T) {
 	})
 }
 
+func TestConformanceSentinel(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		sentinel := redistest.Sentinel(t)
+		client := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: redistest.SentinelMaster, SentinelAddrs: []string{sentinel}})
+		return harness(t, client, time.Sleep)
+	})
+}
+
+func TestConformanceRing(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		a, b := redistest.Standalone(t), redistest.Standalone(t)
+		client := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": a.Addr, "b": b.Addr}})
+		return harness(t, client, time.Sleep)
+	})
+}
+
 func harness(t *testing.T, client redis.UniversalClient, advance func(time.Duration)) cachetest.Harness {
 	t.Cleanup(func() { client.Close() })
 	return cachetest.Harness{

@@ -23,6 +23,8 @@ type Server struct {
 	Addr string
 	cmd  *exec.Cmd
 	dir  string
+	// extraDirs are removed with the server.
+	extraDirs []string
 }
 
 // Require skips t, or fails it under CI, when redis-server or redis-cli is not on the PATH.
@@ -53,9 +55,14 @@ func Standalone(t testing.TB, extraArgs ...string) *Server {
 
 // Start starts a redis-server on a free loopback port, keeping nothing on disk.
 func Start(extraArgs ...string) (*Server, error) {
+	return startWithConfig("", extraArgs)
+}
+
+// startWithConfig starts a redis-server reading configFile, if given, before the arguments.
+func startWithConfig(configFile string, extraArgs []string) (*Server, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ { // a free port can be taken before we use it
-		s, err := start(extraArgs)
+		s, err := start(configFile, extraArgs)
 		if err == nil {
 			return s, nil
 		}
@@ -64,7 +71,7 @@ func Start(extraArgs ...string) (*Server, error) {
 	return nil, lastErr
 }
 
-func start(extraArgs []string) (*Server, error) {
+func start(configFile string, extraArgs []string) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -73,10 +80,14 @@ func start(extraArgs []string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := append([]string{
+	var args []string
+	if configFile != "" {
+		args = append(args, configFile) // redis-server wants it first
+	}
+	args = append(args,
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"),
-	}, extraArgs...)
+		"--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	args = append(args, extraArgs...)
 	cmd := exec.Command("redis-server", args...)
 	// If the test binary dies, the server dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -97,7 +108,9 @@ func start(extraArgs []string) (*Server, error) {
 func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-	os.RemoveAll(s.dir)
+	for _, dir := range append(s.extraDirs, s.dir) {
+		os.RemoveAll(dir)
+	}
 }
 
 // Do sends one command and returns the first line of the reply.
