@@ -25,7 +25,7 @@ type VoucherRepository interface {
 	FindByCode(ctx context.Context, code string) (*Voucher, error)
 }
 
-// --- The spec's code from here on, unchanged. ---
+// The spec's code from here on, unchanged but for the doc comments.
 
 type getVoucherQuotaLimit struct {
 	voucherRepo VoucherRepository
@@ -40,6 +40,7 @@ func (v *getVoucherQuotaLimit) Do(ctx context.Context, req *andromeda.QuotaReque
 	return voucher.Limit, nil
 }
 
+// NewGetVoucherQuotaLimit returns the spec's voucher limit function.
 func NewGetVoucherQuotaLimit(voucherRepo VoucherRepository) andromeda.GetQuota {
 	return &getVoucherQuotaLimit{voucherRepo: voucherRepo}
 }
@@ -57,6 +58,7 @@ func (v *getVoucherQuotaUsage) Do(ctx context.Context, req *andromeda.QuotaReque
 	return voucher.Usage, nil
 }
 
+// NewGetVoucherQuotaUsage returns the spec's voucher usage function.
 func NewGetVoucherQuotaUsage(voucherRepo VoucherRepository) andromeda.GetQuota {
 	return &getVoucherQuotaUsage{voucherRepo: voucherRepo}
 }
@@ -69,6 +71,7 @@ func (v *getVoucherQuotaUsageKey) Do(_ context.Context, req *andromeda.QuotaRequ
 	return fmt.Sprintf(v.keyFormat, req.QuotaID), nil
 }
 
+// NewGetVoucherQuotaUsageKey returns the spec's voucher usage key function.
 func NewGetVoucherQuotaUsageKey(keyFormat string) andromeda.GetQuotaKey {
 	return &getVoucherQuotaUsageKey{keyFormat: keyFormat}
 }
@@ -79,6 +82,7 @@ func (v *getVoucherQuotaUsageExpiration) Do(ctx context.Context, req *andromeda.
 	return time.Hour * 5, nil
 }
 
+// NewGetVoucherQuotaUsageExpiration returns the spec's voucher usage expiration function.
 func NewGetVoucherQuotaUsageExpiration() andromeda.GetQuotaExpiration {
 	return &getVoucherQuotaUsageExpiration{}
 }
@@ -93,6 +97,7 @@ func (v *updateVoucherQuotaUsageListener) OnError(ctx context.Context, req *andr
 	log.Println("err", err)
 }
 
+// NewUpdateVoucherQuotaUsageListener returns the spec's logging listener.
 func NewUpdateVoucherQuotaUsageListener() andromeda.UpdateQuotaUsageListener {
 	return &updateVoucherQuotaUsageListener{}
 }

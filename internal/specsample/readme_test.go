@@ -1,0 +1,50 @@
+package specsample
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The README's voucher samples must be the code compiled here, so they cannot drift.
+func TestREADMESamplesAreTheCompiledOnes(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	for _, name := range []string{"specsample.go", filepath.Join("internal", "voucher.go")} {
+		src, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sources.WriteString(normalize(string(src)))
+	}
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	checked := 0
+	for _, block := range blocks {
+		if !strings.Contains(strings.ToLower(block[1]), "voucher") {
+			continue
+		}
+		checked++
+		if !strings.Contains(sources.String(), normalize(block[1])) {
+			t.Errorf("README sample is not in internal/specsample:\n%s", block[1])
+		}
+	}
+	if checked < 7 {
+		t.Errorf("checked %d voucher samples in the README, want the spec's 7", checked)
+	}
+}
+
+// normalize drops comment lines and collapses white space.
+func normalize(code string) string {
+	var kept []string
+	for _, line := range strings.Split(code, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "//") {
+			kept = append(kept, line)
+		}
+	}
+	return strings.Join(strings.Fields(strings.Join(kept, "\n")), " ")
+}
