@@ -42,7 +42,8 @@ type addQuotaUsage struct {
 
 // AddQuotaUsage returns an UpdateQuotaUsage whose Do adds req.Usage to the quota in one
 // atomic step: only if usage+req.Usage stays within the limit, otherwise nothing changes
-// and the error wraps ErrQuotaLimitExceeded. It panics if a required field is missing.
+// and the error wraps ErrQuotaLimitExceeded. It panics if a required field is missing. The result is
+// safe for concurrent use; build it once and share it.
 func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotaUsageConfig"
 	mustHave(conf.Cache != nil, name, "Cache")

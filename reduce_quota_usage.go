@@ -41,7 +41,7 @@ type reduceQuotaUsage struct {
 // ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
 // quota in one atomic step: only if the usage stays at or above zero, otherwise nothing
 // changes and the error wraps ErrInvalidMinQuotaUsage. It panics if a required field is
-// missing.
+// missing. The result is safe for concurrent use; build it once and share it.
 func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
 	mustHave(conf.Cache != nil, name, "Cache")

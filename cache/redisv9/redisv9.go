@@ -4,6 +4,11 @@
 //
 // Each add or reduce on a warm key is one round trip: EVALSHA, with EVAL only the first
 // time a server has not seen the script.
+//
+// go-redis stops a call at its context's deadline only when the client is created with
+// Options.ContextTimeoutEnabled (ClusterOptions, FailoverOptions and so on alike);
+// otherwise ReadTimeout and WriteTimeout bound each call. Set it when your deadlines are
+// shorter than those timeouts.
 package redisv9
 
 import (
