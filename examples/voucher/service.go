@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ramadani/andromeda"
+)
+
+// service is the spec's claim flow as a small service.
+type service struct {
+	store  *store
+	cache  andromeda.Cache
+	quotas *quotas
+}
+
+// Claim records that userID claimed the voucher with code, if its quota allows.
+//
+// The history row is written first, inside a transaction, and the quota taken second: a
+// user's second claim then stops at the unique constraint and never holds quota that
+// another user could have had. If the quota is full the transaction rolls back; if the
+// commit fails after the quota was taken, the quota is given back, as in the spec.
+func (s *service) Claim(ctx context.Context, code, userID string) (*History, error) {
+	voucher, err := s.store.FindByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	history := &History{ID: newID(), VoucherID: voucher.ID, UserID: userID, CreatedAt: time.Now().UTC()}
+	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1}
+
+	tx, err := s.store.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := insertHistory(ctx, tx, history); err != nil {
+		return nil, err
+	}
+	if _, err := s.quotas.add.Do(ctx, &usageReq); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		// has error, do reverse usage quota
+		if _, er := s.quotas.reduce.Do(context.WithoutCancel(ctx), &usageReq); er != nil {
+			err = errors.Join(err, er)
+		}
+		return nil, err
+	}
+	return history, nil
+}
+
+// Unclaim removes userID's claim of the voucher and gives its quota back. The history is
+// deleted and the quota reduced in one transaction: if the reduce fails, the history stays.
+func (s *service) Unclaim(ctx context.Context, code, userID string) (int64, error) {
+	voucher, err := s.store.FindByCode(ctx, code)
+	if err != nil {
+		return 0, err
+	}
+	tx, err := s.store.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := deleteHistory(ctx, tx, voucher.ID, userID); err != nil {
+		return 0, err
+	}
+	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1}
+	usage, err := s.quotas.reduce.Do(ctx, &usageReq)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		// The claim is still recorded: count it again.
+		if _, er := s.quotas.add.Do(context.WithoutCancel(ctx), &usageReq); er != nil {
+			err = fmt.Errorf("%w; putting the quota back also failed: %w", err, er)
+		}
+		return 0, err
+	}
+	return usage, nil
+}
+
+// VoucherStatus is what GET /vouchers/{code} shows.
+type VoucherStatus struct {
+	Code      string    `json:"code"`
+	Limit     int64     `json:"limit"`
+	Usage     int64     `json:"usage"`
+	Remaining int64     `json:"remaining"`
+	EndsAt    time.Time `json:"ends_at"`
+}
+
+// Status reports a voucher's limit and usage: Redis's when it holds one, else the
+// claims kept in the database.
+func (s *service) Status(ctx context.Context, code string) (*VoucherStatus, error) {
+	voucher, err := s.store.FindByCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	usage, found, err := s.cache.GetUsage(ctx, usageKey(voucher.ID))
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		if usage, err = s.store.countClaims(ctx, voucher.ID); err != nil {
+			return nil, err
+		}
+	}
+	return &VoucherStatus{Code: voucher.Code, Limit: voucher.Limit, Usage: usage,
+		Remaining: max(voucher.Limit-usage, 0), EndsAt: voucher.EndsAt}, nil
+}
+
+// syncUsage writes the usage Redis holds for every voucher back to the database: the
+// spec's scheduled job. A voucher whose usage is not in Redis is left alone, so the job
+// never writes a stale zero over real usage.
+func (s *service) syncUsage(ctx context.Context) (synced int, err error) {
+	ids, err := s.store.voucherIDs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		usage, found, err := s.cache.GetUsage(ctx, usageKey(id))
+		if err != nil {
+			return synced, err
+		}
+		if !found {
+			continue
+		}
+		if err := s.store.setUsage(ctx, id, usage); err != nil {
+			return synced, err
+		}
+		synced++
+	}
+	return synced, nil
+}
+
+// runSync runs syncUsage every interval until ctx ends.
+func (s *service) runSync(ctx context.Context, interval time.Duration, logf func(string, ...interface{})) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if n, err := s.syncUsage(ctx); err != nil {
+				logf("sync usage: %v", err)
+			} else {
+				logf("synced the usage of %d vouchers", n)
+			}
+		}
+	}
+}
+
+func newID() string {
+	return rand.Text()
+}
