@@ -116,7 +116,9 @@ func (s *store) findBy(ctx context.Context, column, value string) (*Voucher, err
 }
 
 // FindByID finds a voucher by its ID.
-func (s *store) FindByID(ctx context.Context, id string) (*Voucher, error) { return s.findBy(ctx, "id", id) }
+func (s *store) FindByID(ctx context.Context, id string) (*Voucher, error) {
+	return s.findBy(ctx, "id", id)
+}
 
 // FindByCode finds a voucher by its code.
 func (s *store) FindByCode(ctx context.Context, code string) (*Voucher, error) {
