@@ -19,76 +19,54 @@ package redisv8
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/go-redis/redis/v8"
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/ramadani/andromeda/internal/scripts"
 )
 
 var (
-	addScript    = redis.NewScript(scripts.Add)
-	reduceScript = redis.NewScript(scripts.Reduce)
+	byName = map[scriptcache.Script]*redis.Script{
+		scriptcache.Add:    redis.NewScript(scripts.Add),
+		scriptcache.Reduce: redis.NewScript(scripts.Reduce),
+	}
 	unlockScript = redis.NewScript(scripts.Unlock)
 )
 
-type cache struct {
+// New returns a Cache that keeps usage through client.
+func New(client redis.UniversalClient) andromeda.Cache {
+	return scriptcache.New(&adapter{client: client})
+}
+
+type adapter struct {
 	client redis.UniversalClient
 }
 
-// New returns a Cache that keeps usage through client.
-func New(client redis.UniversalClient) andromeda.Cache {
-	return &cache{client: client}
+func (a *adapter) Run(ctx context.Context, script scriptcache.Script, key string, args ...interface{}) (interface{}, error) {
+	return byName[script].Run(ctx, a.client, []string{key}, args...).Result()
 }
 
-func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	absent := int64(-1)
-	if args.CreateMissing {
-		absent = scripts.Milliseconds(args.Expiration)
-	}
-	reply, err := addScript.Run(ctx, c.client, []string{args.Key}, args.Amount, args.Limit, absent).Result()
-	return result(args.Key, reply, err)
+func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	return a.client.SetNX(ctx, key, value, expiration).Result()
 }
 
-func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
-	reply, err := reduceScript.Run(ctx, c.client, []string{key}, amount).Result()
-	return result(key, reply, err)
-}
-
-func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, usage int64, expiration time.Duration) (bool, error) {
-	ok, err := c.client.SetNX(ctx, key, usage, expiration).Result()
-	if err != nil {
-		return false, fmt.Errorf("set usage of %q: %w", key, err)
-	}
-	return ok, nil
-}
-
-func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
-	raw, err := c.client.Get(ctx, key).Result()
+func (a *adapter) Get(ctx context.Context, key string) (string, bool, error) {
+	value, err := a.client.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, false, nil
+		return "", false, nil
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("get usage of %q: %w", key, err)
-	}
-	usage, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, raw)
-	}
-	return usage, true, nil
+	return value, err == nil, err
 }
 
-func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
-	token := make([]byte, 16)
-	if _, err := rand.Read(token); err != nil {
-		return nil, fmt.Errorf("lock %q: %w", key, err)
-	}
-	value := base64.RawURLEncoding.EncodeToString(token)
-	ok, err := c.client.SetNX(ctx, key, value, ttl).Result()
+// Lock takes a token lock: SET NX PX with a random token, released by a script only
+// while the key still holds that token.
+func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
+	token := rand.Text()
+	ok, err := a.client.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
 		return nil, fmt.Errorf("lock %q: %w", key, err)
 	}
@@ -96,21 +74,6 @@ func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (androm
 		return nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
 	}
 	return func(ctx context.Context) error {
-		return unlockScript.Run(ctx, c.client, []string{key}, value).Err()
+		return unlockScript.Run(ctx, a.client, []string{key}, token).Err()
 	}, nil
-}
-
-// result turns a script reply into a CacheResult.
-func result(key string, reply interface{}, err error) (andromeda.CacheResult, error) {
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
-	}
-	if r.Status == scripts.NotInteger {
-		return andromeda.CacheResult{}, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, r.Raw)
-	}
-	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage}, nil
 }

@@ -15,69 +15,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/bsm/redislock"
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/ramadani/andromeda/internal/scripts"
 	"github.com/redis/go-redis/v9"
 )
 
-var (
-	addScript    = redis.NewScript(scripts.Add)
-	reduceScript = redis.NewScript(scripts.Reduce)
-)
-
-type cache struct {
-	client redis.UniversalClient
-	locker *redislock.Client
+var byName = map[scriptcache.Script]*redis.Script{
+	scriptcache.Add:    redis.NewScript(scripts.Add),
+	scriptcache.Reduce: redis.NewScript(scripts.Reduce),
 }
 
 // New returns a Cache that keeps usage through client.
 func New(client redis.UniversalClient) andromeda.Cache {
-	return &cache{client: client, locker: redislock.New(client)}
+	return scriptcache.New(&adapter{client: client, locker: redislock.New(client)})
 }
 
-func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	absent := int64(-1)
-	if args.CreateMissing {
-		absent = scripts.Milliseconds(args.Expiration)
-	}
-	reply, err := addScript.Run(ctx, c.client, []string{args.Key}, args.Amount, args.Limit, absent).Result()
-	return result(args.Key, reply, err)
+type adapter struct {
+	client redis.UniversalClient
+	locker *redislock.Client
 }
 
-func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
-	reply, err := reduceScript.Run(ctx, c.client, []string{key}, amount).Result()
-	return result(key, reply, err)
+func (a *adapter) Run(ctx context.Context, script scriptcache.Script, key string, args ...interface{}) (interface{}, error) {
+	return byName[script].Run(ctx, a.client, []string{key}, args...).Result()
 }
 
-func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, usage int64, expiration time.Duration) (bool, error) {
-	ok, err := c.client.SetNX(ctx, key, usage, expiration).Result()
-	if err != nil {
-		return false, fmt.Errorf("set usage of %q: %w", key, err)
-	}
-	return ok, nil
+func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	return a.client.SetNX(ctx, key, value, expiration).Result()
 }
 
-func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
-	raw, err := c.client.Get(ctx, key).Result()
+func (a *adapter) Get(ctx context.Context, key string) (string, bool, error) {
+	value, err := a.client.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
-		return 0, false, nil
+		return "", false, nil
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("get usage of %q: %w", key, err)
-	}
-	usage, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, raw)
-	}
-	return usage, true, nil
+	return value, err == nil, err
 }
 
-func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
-	lock, err := c.locker.Obtain(ctx, key, ttl, nil)
+func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
+	lock, err := a.locker.Obtain(ctx, key, ttl, nil)
 	if errors.Is(err, redislock.ErrNotObtained) {
 		return nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
 	}
@@ -85,19 +64,4 @@ func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (androm
 		return nil, fmt.Errorf("lock %q: %w", key, err)
 	}
 	return lock.Release, nil
-}
-
-// result turns a script reply into a CacheResult.
-func result(key string, reply interface{}, err error) (andromeda.CacheResult, error) {
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
-	}
-	if r.Status == scripts.NotInteger {
-		return andromeda.CacheResult{}, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, r.Raw)
-	}
-	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage}, nil
 }
