@@ -12,8 +12,8 @@
 // Each add or reduce on a warm key is one round trip: EVALSHA, with EVAL only the first
 // time a server has not seen the script.
 //
-// go-redis v8 checks the context before a call, but the call itself is bounded by the
-// client's ReadTimeout and WriteTimeout, not by the context's deadline.
+// go-redis v8 stops a call at the earlier of its context's deadline and the client's
+// ReadTimeout or WriteTimeout.
 package redisv8
 
 import (
