@@ -113,6 +113,20 @@ func (s *Server) Stop() {
 	}
 }
 
+// Restart kills the server and starts a new, empty one on the same port, as after a
+// crash of a server that keeps nothing on disk.
+func (s *Server) Restart() error {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("restart redis-server on %s: %w", s.Addr, err)
+	}
+	s.cmd = cmd
+	return s.waitReady(5 * time.Second)
+}
+
 // Do sends one command and returns the first line of the reply.
 func (s *Server) Do(args ...string) (string, error) {
 	conn, err := net.DialTimeout("tcp", s.Addr, time.Second)

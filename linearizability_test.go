@@ -1,0 +1,91 @@
+package andromeda_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/ramadani/andromeda"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+var linearizabilityWorkload = workload{
+	clients: 8, opsPerClient: 300, quotas: []string{"q1", "q2", "q3"}, limit: 20, maxAmount: 5,
+}
+
+// Histories of concurrent adds and reduces on real Redis are linearizable against a
+// bounded counter: every result, including the usage each call reports, fits one order.
+func TestLinearizable(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		for _, q := range linearizabilityWorkload.quotas {
+			db.put(q, linearizabilityWorkload.limit, 0)
+		}
+		h := newHistory()
+		linearizabilityWorkload.drive(h, time.Now().UnixNano(), newAdd(b, db, nil), newReduce(b, db, nil))
+		require.Zero(t, h.unknown.Load(), "a healthy Redis leaves no outcome unknown")
+		h.check(t)
+		t.Logf("%d operations checked: %d applied, %d refused", len(h.ops), h.applied.Load(), h.refused.Load())
+	})
+}
+
+// The checker is strong enough to catch the design andromeda avoids: increment, then
+// check, then decrement on overflow (two round trips, as the original andromeda did).
+func TestLinearizabilityCheckerCatchesIncrementThenCheck(t *testing.T) {
+	b := standaloneBackend(t)
+	broken := backend{name: "increment-then-check", client: b.client, cache: incrementThenCheck{b.cache, b.client}}
+	db := newQuotaDB()
+	for _, q := range linearizabilityWorkload.quotas {
+		db.put(q, linearizabilityWorkload.limit, 0)
+	}
+	for attempt := 1; attempt <= 5; attempt++ {
+		b.flush(t)
+		h := newHistory()
+		linearizabilityWorkload.drive(h, int64(attempt), newAdd(broken, db, nil), newReduce(broken, db, nil))
+		if result, _ := porcupine.CheckOperationsVerbose(counterModel.ToModel(), h.ops, time.Minute); result == porcupine.Illegal {
+			t.Logf("attempt %d: %d operations, not linearizable, as expected", attempt, len(h.ops))
+			return
+		}
+	}
+	t.Fatal("the checker passed an increment-then-check cache 5 times in a row")
+}
+
+// incrementThenCheck is a deliberately broken Cache: it counts first and gives back on
+// overflow, so usage is briefly above the limit (or below zero) and requests that fit
+// are refused meanwhile.
+type incrementThenCheck struct {
+	andromeda.Cache
+	client redis.UniversalClient
+}
+
+func (c incrementThenCheck) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
+	if n, err := c.client.Exists(ctx, args.Key).Result(); err != nil || n == 0 {
+		return andromeda.CacheResult{Status: andromeda.CacheMissing}, err
+	}
+	usage, err := c.client.IncrBy(ctx, args.Key, args.Amount).Result()
+	if err != nil {
+		return andromeda.CacheResult{}, err
+	}
+	if usage > args.Limit {
+		c.client.DecrBy(ctx, args.Key, args.Amount)
+		return andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: usage - args.Amount}, nil
+	}
+	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
+}
+
+func (c incrementThenCheck) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
+	if n, err := c.client.Exists(ctx, key).Result(); err != nil || n == 0 {
+		return andromeda.CacheResult{Status: andromeda.CacheMissing}, err
+	}
+	usage, err := c.client.DecrBy(ctx, key, amount).Result()
+	if err != nil {
+		return andromeda.CacheResult{}, err
+	}
+	if usage < 0 {
+		c.client.IncrBy(ctx, key, amount)
+		return andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: usage + amount}, nil
+	}
+	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
+}

@@ -1,0 +1,173 @@
+package andromeda_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/ramadani/andromeda"
+	"github.com/stretchr/testify/require"
+)
+
+// The sequential model the histories are checked against: a bounded counter per quota.
+// add n succeeds iff usage+n <= limit; reduce n succeeds iff usage-n >= 0; otherwise
+// nothing changes. A call whose outcome is unknown (a network error, a timeout) may or
+// may not have happened, as in etcd's robustness tests.
+
+type opKind int
+
+const (
+	opAddKind opKind = iota
+	opReduceKind
+)
+
+type opInput struct {
+	quota  string
+	kind   opKind
+	amount int64
+	limit  int64
+}
+
+type outcome int
+
+const (
+	applied outcome = iota // Do succeeded; usage is the usage after it
+	refused                // limit exceeded or below zero; usage is the usage found
+	unknown                // any other error: it may or may not have been applied
+)
+
+type opOutput struct {
+	outcome outcome
+	usage   int64
+}
+
+var counterModel = porcupine.NondeterministicModel{
+	Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
+		byQuota := map[string][]porcupine.Operation{}
+		for _, op := range ops {
+			quota := op.Input.(opInput).quota
+			byQuota[quota] = append(byQuota[quota], op)
+		}
+		var partitions [][]porcupine.Operation
+		for _, p := range byQuota {
+			partitions = append(partitions, p)
+		}
+		return partitions
+	},
+	Init:      func() []interface{} { return []interface{}{int64(0)} },
+	Step: func(state, input, output interface{}) []interface{} {
+		usage, in, out := state.(int64), input.(opInput), output.(opOutput)
+		next, fits := usage+in.amount, usage+in.amount <= in.limit
+		if in.kind == opReduceKind {
+			next, fits = usage-in.amount, usage-in.amount >= 0
+		}
+		switch {
+		case out.outcome == applied && fits && out.usage == next:
+			return []interface{}{next}
+		case out.outcome == refused && !fits && out.usage == usage:
+			return []interface{}{usage}
+		case out.outcome == unknown && fits:
+			return []interface{}{usage, next}
+		case out.outcome == unknown:
+			return []interface{}{usage}
+		}
+		return nil
+	},
+	DescribeOperation: func(input, output interface{}) string {
+		in, out := input.(opInput), output.(opOutput)
+		kind := map[opKind]string{opAddKind: "add", opReduceKind: "reduce"}[in.kind]
+		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown"}[out.outcome]
+		return fmt.Sprintf("%s(%s, %d) -> %s %d", kind, in.quota, in.amount, result, out.usage)
+	},
+}
+
+// history records operations from concurrent clients for the checker.
+type history struct {
+	start time.Time
+	mu    sync.Mutex
+	ops   []porcupine.Operation
+	// counts by outcome
+	applied, refused, unknown atomic.Int64
+}
+
+func newHistory() *history { return &history{start: time.Now()} }
+
+func (h *history) now() int64 { return int64(time.Since(h.start)) }
+
+// run performs one operation and records it.
+func (h *history) run(ctx context.Context, client int, u andromeda.UpdateQuotaUsage, in opInput) error {
+	call := h.now()
+	usage, err := u.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: in.quota, Usage: in.amount})
+	ret := h.now()
+	out := opOutput{outcome: applied, usage: usage}
+	var qerr *andromeda.QuotaError
+	switch {
+	case err == nil:
+		h.applied.Add(1)
+	case errors.Is(err, andromeda.ErrQuotaLimitExceeded), errors.Is(err, andromeda.ErrInvalidMinQuotaUsage):
+		errors.As(err, &qerr)
+		out = opOutput{outcome: refused, usage: qerr.Usage}
+		h.refused.Add(1)
+	default:
+		// It may take effect at any time after the call: leave it open to the end.
+		out = opOutput{outcome: unknown}
+		ret = math.MaxInt64
+		h.unknown.Add(1)
+	}
+	h.mu.Lock()
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
+	h.mu.Unlock()
+	return err
+}
+
+// check asserts the history is linearizable.
+func (h *history) check(t *testing.T) {
+	t.Helper()
+	result, _ := porcupine.CheckOperationsVerbose(counterModel.ToModel(), h.ops, time.Minute)
+	require.Equal(t, porcupine.Ok, result, "history of %d operations is not linearizable", len(h.ops))
+}
+
+// workload is what each client of a robustness run does.
+type workload struct {
+	clients, opsPerClient int
+	quotas                []string
+	limit                 int64
+	maxAmount             int64
+	timeout               time.Duration // per call; 0: none
+	pause                 time.Duration // between a client's calls, to spread a run over time
+}
+
+// drive runs w against add and reduce, recording into h. Each client gets its own
+// rand.Rand, seeded from seed, so a run can be replayed.
+func (w workload) drive(h *history, seed int64, add, reduce andromeda.UpdateQuotaUsage) {
+	var wg sync.WaitGroup
+	for c := 0; c < w.clients; c++ {
+		wg.Add(1)
+		go func(client int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(seed + int64(client)))
+			for i := 0; i < w.opsPerClient; i++ {
+				in := opInput{quota: w.quotas[rng.Intn(len(w.quotas))], amount: 1 + rng.Int63n(w.maxAmount), limit: w.limit}
+				u := add
+				if rng.Intn(10) < 4 {
+					in.kind, u = opReduceKind, reduce
+				}
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if w.timeout > 0 {
+					ctx, cancel = context.WithTimeout(ctx, w.timeout)
+				}
+				_ = h.run(ctx, client, u, in)
+				cancel()
+				time.Sleep(w.pause)
+			}
+		}(c)
+	}
+	wg.Wait()
+}
