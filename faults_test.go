@@ -115,4 +115,3 @@ func TestFaultsKeepTheCounterCorrect(t *testing.T) {
 	t.Logf("%d operations checked (%d applied, %d refused, %d unknown) under %d faults; %d connections, %d cut; slowest call %v",
 		total, h.applied.Load(), h.refused.Load(), h.unknown.Load(), injected.Load(), accepted, cut, time.Duration(slowest.Load()))
 }
-

@@ -61,7 +61,7 @@ var counterModel = porcupine.NondeterministicModel{
 		}
 		return partitions
 	},
-	Init:      func() []interface{} { return []interface{}{int64(0)} },
+	Init: func() []interface{} { return []interface{}{int64(0)} },
 	Step: func(state, input, output interface{}) []interface{} {
 		usage, in, out := state.(int64), input.(opInput), output.(opOutput)
 		next, fits := usage+in.amount, usage+in.amount <= in.limit
