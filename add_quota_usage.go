@@ -33,11 +33,19 @@ type AddUsageOption struct {
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the add even when Next fails.
 	Irreversible bool
+	// Coalesce sends concurrent adds to the same key together, as one script call that
+	// decides them in arrival order with exactly the outcomes they would have had one by
+	// one. While a call for a key is in flight, newcomers queue, and the queue goes as the
+	// next call: no timer, no added wait when the key is quiet. It raises throughput on a
+	// hot key (a flash sale). Each caller still gets its own result, error, listener call,
+	// Next and undo. The Cache must be a BatchCache (both adapters are).
+	Coalesce bool
 }
 
 type addQuotaUsage struct {
 	usageStep
-	getLimit GetQuota
+	getLimit  GetQuota
+	coalescer *coalescer // nil unless Option.Coalesce
 }
 
 // AddQuotaUsage returns an UpdateQuotaUsage whose Do adds req.Usage to the quota in one
@@ -49,6 +57,14 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	mustHave(conf.Cache != nil, name, "Cache")
 	mustHave(conf.GetQuotaLimit != nil, name, "GetQuotaLimit")
 	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	var coalescer *coalescer
+	if conf.Option.Coalesce {
+		batchCache, ok := conf.Cache.(BatchCache)
+		if !ok {
+			panic("andromeda: AddQuotaUsageConfig.Option.Coalesce needs a Cache that implements BatchCache")
+		}
+		coalescer = newCoalescer(batchCache)
+	}
 	return &addQuotaUsage{
 		usageStep: usageStep{
 			op:           opAdd,
@@ -59,7 +75,8 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 			irreversible: conf.Option.Irreversible,
 			listener:     conf.Option.Listener,
 		},
-		getLimit: conf.GetQuotaLimit,
+		getLimit:  conf.GetQuotaLimit,
+		coalescer: coalescer,
 	}
 }
 
@@ -90,6 +107,9 @@ func (a *addQuotaUsage) add(ctx context.Context, key string, qreq *QuotaRequest,
 		}
 	}
 	res, err := a.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
+		if a.coalescer != nil {
+			return a.coalescer.add(ctx, args)
+		}
 		return a.cache.AddUsage(ctx, args)
 	})
 	if err != nil {

@@ -36,6 +36,16 @@ type Cache interface {
 	Lock(ctx context.Context, key string, ttl time.Duration) (ReleaseFunc, error)
 }
 
+// BatchCache is a Cache that can also decide many adds to one key in one atomic call,
+// which AddUsageOption.Coalesce needs. Both adapters implement it.
+type BatchCache interface {
+	Cache
+	// AddUsageBatch decides the adds in order, in one atomic step, with the same outcome
+	// each would have had through AddUsage one after another, and returns one result per
+	// add. Every add in a batch has the same Key, CreateMissing and Expiration.
+	AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error)
+}
+
 // ReleaseFunc releases a lock taken with Cache.Lock.
 type ReleaseFunc func(ctx context.Context) error
 

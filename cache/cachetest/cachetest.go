@@ -53,6 +53,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Lock", testLock},
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentAddsAdmitExactlyTheLimit", testConcurrentAdds},
+		{"BatchDecidesInOrderAsOneByOne", testBatchInOrder},
+		{"BatchOnMissingKey", testBatchMissing},
+		{"BatchOnNonInteger", testBatchNonInteger},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
@@ -251,6 +254,85 @@ func testConcurrentAdds(t *testing.T, h Harness) {
 	assert.Equal(t, int64(limit), admitted.Load())
 	assert.Equal(t, int64(callers-limit), refused.Load())
 	assertRaw(t, h, "k", fmt.Sprint(limit))
+}
+
+func batchCache(t *testing.T, h Harness) andromeda.BatchCache {
+	t.Helper()
+	b, ok := h.Cache.(andromeda.BatchCache)
+	if !ok {
+		t.Skip("the cache is not an andromeda.BatchCache")
+	}
+	return b
+}
+
+func testBatchInOrder(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := batchCache(t, h)
+	require.NoError(t, h.SetRaw(ctx, "k", "5"))
+	amounts := []int64{3, 4, 1, 2, 1, 6}
+	batch := make([]andromeda.AddUsageArgs, len(amounts))
+	for i, n := range amounts {
+		batch[i] = andromeda.AddUsageArgs{Key: "k", Amount: n, Limit: 10}
+	}
+	batch[4].Limit = 8 // each add has its own limit
+	got, err := b.AddUsageBatch(ctx, batch)
+	require.NoError(t, err)
+
+	// The same adds one by one, on another key.
+	require.NoError(t, h.SetRaw(ctx, "one-by-one", "5"))
+	var want []andromeda.CacheResult
+	for _, a := range batch {
+		a.Key = "one-by-one"
+		res, err := h.Cache.AddUsage(ctx, a)
+		require.NoError(t, err)
+		want = append(want, res)
+	}
+	assert.Equal(t, want, got)
+	// 5+3=8; 8+4>10; 8+1=9; 9+2>10; 9+1>8, its own limit; 9+6>10.
+	assert.Equal(t, []andromeda.CacheStatus{0, 2, 0, 2, 2, 2}, statuses(got))
+	assertRaw(t, h, "k", "9")
+}
+
+func statuses(results []andromeda.CacheResult) []andromeda.CacheStatus {
+	out := make([]andromeda.CacheStatus, len(results))
+	for i, r := range results {
+		out[i] = r.Status
+	}
+	return out
+}
+
+func testBatchMissing(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := batchCache(t, h)
+	got, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 2, Limit: 5}})
+	require.NoError(t, err)
+	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheMissing, andromeda.CacheMissing}, statuses(got))
+	assertAbsent(t, h, "k")
+
+	create := []andromeda.AddUsageArgs{
+		{Key: "k", Amount: 4, Limit: 5, CreateMissing: true, Expiration: time.Hour},
+		{Key: "k", Amount: 2, Limit: 5, CreateMissing: true, Expiration: time.Hour},
+		{Key: "k", Amount: 1, Limit: 5, CreateMissing: true, Expiration: time.Hour},
+	}
+	got, err = b.AddUsageBatch(ctx, create)
+	require.NoError(t, err)
+	assert.Equal(t, []andromeda.CacheResult{{Status: andromeda.CacheApplied, Usage: 4}, {Status: andromeda.CacheLimitExceeded, Usage: 4}, {Status: andromeda.CacheApplied, Usage: 5}}, got)
+	assertRaw(t, h, "k", "5")
+	assertTTL(t, h, "k", time.Hour)
+
+	got, err = b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "none", Amount: 9, Limit: 5, CreateMissing: true}})
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheLimitExceeded, got[0].Status)
+	assertAbsent(t, h, "none")
+}
+
+func testBatchNonInteger(t *testing.T, h Harness) {
+	ctx := context.Background()
+	b := batchCache(t, h)
+	require.NoError(t, h.SetRaw(ctx, "k", "x"))
+	_, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 1, Limit: 5}})
+	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+	assertRaw(t, h, "k", "x")
 }
 
 func assertRaw(t *testing.T, h Harness, key, want string) {

@@ -25,8 +25,9 @@ import (
 )
 
 var byName = map[scriptcache.Script]*redis.Script{
-	scriptcache.Add:    redis.NewScript(scripts.Add),
-	scriptcache.Reduce: redis.NewScript(scripts.Reduce),
+	scriptcache.Add:      redis.NewScript(scripts.Add),
+	scriptcache.Reduce:   redis.NewScript(scripts.Reduce),
+	scriptcache.AddBatch: redis.NewScript(scripts.AddBatch),
 }
 
 // New returns a Cache that keeps usage through client.

@@ -13,6 +13,11 @@ import (
 //go:embed add.lua
 var Add string
 
+// AddBatch decides many adds to one key in one call, in order (see add_batch.lua).
+//
+//go:embed add_batch.lua
+var AddBatch string
+
 // Reduce is the atomic check-and-subtract script (see reduce.lua).
 //
 //go:embed reduce.lua
@@ -39,6 +44,25 @@ type Reply struct {
 	Usage  int64
 	// Raw is the stored value when Status is NotInteger.
 	Raw string
+}
+
+// ParseBatch reads the flattened {status, usage} pairs that AddBatch returns, one Reply
+// per request; when the stored value is not an integer it returns a single Reply with
+// Status NotInteger.
+func ParseBatch(reply interface{}) ([]Reply, error) {
+	fields, ok := reply.([]interface{})
+	if !ok || len(fields)%2 != 0 {
+		return nil, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	replies := make([]Reply, 0, len(fields)/2)
+	for i := 0; i < len(fields); i += 2 {
+		r, err := Parse(fields[i : i+2])
+		if err != nil {
+			return nil, err
+		}
+		replies = append(replies, r)
+	}
+	return replies, nil
 }
 
 // Parse reads the {status, usage} array that Add and Reduce return.

@@ -17,8 +17,9 @@ type Script int
 
 // The scripts a Client runs.
 const (
-	Add    Script = iota // scripts.Add
-	Reduce               // scripts.Reduce
+	Add      Script = iota // scripts.Add
+	Reduce                 // scripts.Reduce
+	AddBatch               // scripts.AddBatch
 )
 
 // Client is what the cache needs from a Redis client, in types that do not depend on the
@@ -35,7 +36,7 @@ type Client interface {
 	Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error)
 }
 
-// New returns an andromeda.Cache over client.
+// New returns an andromeda.Cache over client; it is also an andromeda.BatchCache.
 func New(client Client) andromeda.Cache { return &cache{client} }
 
 type cache struct {
@@ -43,12 +44,48 @@ type cache struct {
 }
 
 func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	absent := int64(-1) // report the key missing
-	if args.CreateMissing {
-		absent = scripts.Milliseconds(args.Expiration)
-	}
-	reply, err := c.client.Run(ctx, Add, args.Key, args.Amount, args.Limit, absent)
+	reply, err := c.client.Run(ctx, Add, args.Key, args.Amount, args.Limit, absentArg(args))
 	return result(args.Key, reply, err)
+}
+
+func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	args := make([]interface{}, 0, 1+2*len(batch))
+	args = append(args, absentArg(batch[0]))
+	for _, a := range batch {
+		args = append(args, a.Amount, a.Limit)
+	}
+	key := batch[0].Key
+	reply, err := c.client.Run(ctx, AddBatch, key, args...)
+	if err != nil {
+		return nil, fmt.Errorf("change usage of %q: %w", key, err)
+	}
+	replies, err := scripts.ParseBatch(reply)
+	if err != nil {
+		return nil, fmt.Errorf("change usage of %q: %w", key, err)
+	}
+	if len(replies) == 1 && replies[0].Status == scripts.NotInteger {
+		return nil, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, replies[0].Raw)
+	}
+	if len(replies) != len(batch) {
+		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", key, len(replies), len(batch))
+	}
+	results := make([]andromeda.CacheResult, len(replies))
+	for i, r := range replies {
+		results[i] = andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage}
+	}
+	return results, nil
+}
+
+// absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
+// more starts it at zero with that expiration in milliseconds.
+func absentArg(args andromeda.AddUsageArgs) int64 {
+	if !args.CreateMissing {
+		return -1
+	}
+	return scripts.Milliseconds(args.Expiration)
 }
 
 func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {

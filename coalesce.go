@@ -1,0 +1,136 @@
+package andromeda
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// maxBatch bounds how many adds one script call decides, so that no call holds Redis
+// for long.
+const maxBatch = 512
+
+// coalescer sends concurrent adds to the same key together, as one script call that
+// decides them in arrival order (group commit, no timer): while a call for a key is in
+// flight, newcomers queue, and the queue goes as the next call.
+type coalescer struct {
+	cache BatchCache
+	mu    sync.Mutex
+	keys  map[string]*addQueue // keys with a call in flight
+}
+
+type addQueue struct {
+	waiting []*queuedAdd
+}
+
+type queuedAdd struct {
+	ctx       context.Context
+	args      AddUsageArgs
+	done      chan struct{}
+	res       CacheResult
+	err       error
+	sent      bool // guarded by coalescer.mu
+	abandoned bool // guarded by coalescer.mu
+}
+
+func newCoalescer(cache BatchCache) *coalescer {
+	return &coalescer{cache: cache, keys: map[string]*addQueue{}}
+}
+
+// add queues args behind the call in flight for its key, or starts one, and waits for
+// its own result. A caller whose ctx ends before its batch is sent is left out of it;
+// one whose batch is already in flight gets ctx's error, and the add may or may not
+// have been applied, as with any call cut short.
+func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
+	if err := ctx.Err(); err != nil {
+		return CacheResult{}, err
+	}
+	a := &queuedAdd{ctx: ctx, args: args, done: make(chan struct{})}
+	c.mu.Lock()
+	q, inFlight := c.keys[args.Key]
+	if !inFlight {
+		q = &addQueue{}
+		c.keys[args.Key] = q
+	}
+	q.waiting = append(q.waiting, a)
+	c.mu.Unlock()
+	if !inFlight {
+		go c.send(args.Key, q)
+	}
+
+	select {
+	case <-a.done:
+		return a.res, a.err
+	case <-ctx.Done():
+		c.mu.Lock()
+		a.abandoned = !a.sent
+		c.mu.Unlock()
+		return CacheResult{}, ctx.Err()
+	}
+}
+
+// send sends the queue of key as batches until it is empty.
+func (c *coalescer) send(key string, q *addQueue) {
+	for {
+		batch := c.next(key, q)
+		if len(batch) == 0 {
+			return
+		}
+		args := make([]AddUsageArgs, len(batch))
+		for i, a := range batch {
+			args[i] = a.args
+		}
+		ctx, cancel := batchContext(batch)
+		results, err := c.cache.AddUsageBatch(ctx, args)
+		cancel()
+		for i, a := range batch {
+			if err != nil {
+				a.err = err
+			} else {
+				a.res = results[i]
+			}
+			close(a.done)
+		}
+	}
+}
+
+// next takes up to maxBatch queued adds that are still wanted, or, when none are left,
+// retires the queue so that the next add for key starts a new one.
+func (c *coalescer) next(key string, q *addQueue) []*queuedAdd {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var batch []*queuedAdd
+	taken := 0
+	for _, a := range q.waiting {
+		if len(batch) == maxBatch {
+			break
+		}
+		taken++
+		if a.abandoned {
+			continue
+		}
+		a.sent = true
+		batch = append(batch, a)
+	}
+	q.waiting = q.waiting[taken:]
+	if len(batch) == 0 { // every add queued was taken or abandoned
+		delete(c.keys, key)
+	}
+	return batch
+}
+
+// batchContext is the context a batch is sent with: no one caller leaving may cancel the
+// others' adds, so it ends only at the latest of their deadlines (when all have one).
+func batchContext(batch []*queuedAdd) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, a := range batch {
+		deadline, ok := a.ctx.Deadline()
+		if !ok {
+			return context.WithCancel(context.WithoutCancel(batch[0].ctx))
+		}
+		if deadline.After(latest) {
+			latest = deadline
+		}
+	}
+	return context.WithDeadline(context.WithoutCancel(batch[0].ctx), latest)
+}

@@ -1,0 +1,202 @@
+package andromeda_test
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// recordingCache records every batch the coalescer sends, in the order Redis decided them.
+type recordingCache struct {
+	andromeda.BatchCache
+	mu      sync.Mutex
+	decided []andromeda.AddUsageArgs
+	results []andromeda.CacheResult
+	batches int
+	largest int
+	// entered, if set, hears of each batch before it is sent; release, if set, holds it.
+	entered chan int
+	release chan struct{}
+}
+
+func (r *recordingCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
+	if r.entered != nil {
+		r.entered <- len(batch)
+	}
+	if r.release != nil {
+		<-r.release
+	}
+	results, err := r.BatchCache.AddUsageBatch(ctx, batch)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err == nil {
+		r.decided = append(r.decided, batch...)
+		r.results = append(r.results, results...)
+	}
+	r.batches++
+	r.largest = max(r.largest, len(batch))
+	return results, err
+}
+
+func coalescing(b backend) (*recordingCache, func(*andromeda.AddQuotaUsageConfig)) {
+	rec := &recordingCache{BatchCache: b.cache.(andromeda.BatchCache)}
+	return rec, func(c *andromeda.AddQuotaUsageConfig) {
+		c.Cache = rec
+		c.Option.Coalesce = true
+	}
+}
+
+// 256 goroutines add to one hot key through the coalescer. Replaying the adds one by one,
+// in the order the batches decided them, gives exactly the same outcomes; and every
+// caller got the outcome of its own add.
+func TestCoalescedAddsMatchOneByOne(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		const limit = 700
+		db := newQuotaDB()
+		db.put("hot", limit, 0)
+		rec, coalesce := coalescing(b)
+		add := newAdd(b, db, coalesce)
+		b.set(t, keyOf("hot"), 0)
+
+		var admitted, refused, admittedUnits atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for g := 0; g < 256; g++ {
+			wg.Add(1)
+			go func(seed int64) {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(seed))
+				<-start
+				for i := 0; i < 4; i++ {
+					amount := 1 + rng.Int63n(3)
+					_, err := add.Do(context.Background(), req("hot", amount))
+					switch {
+					case err == nil:
+						admitted.Add(1)
+						admittedUnits.Add(amount)
+					case errors.Is(err, andromeda.ErrQuotaLimitExceeded):
+						refused.Add(1)
+					default:
+						t.Error(err)
+					}
+				}
+			}(int64(g))
+		}
+		close(start)
+		wg.Wait()
+
+		require.Len(t, rec.decided, 1024)
+		assert.Greater(t, rec.largest, 1, "concurrent adds must have been sent together")
+		assert.Less(t, rec.batches, 1024)
+		usage := b.get(t, keyOf("hot"))
+		assert.Equal(t, admittedUnits.Load(), usage)
+		assert.LessOrEqual(t, usage, int64(limit))
+		assert.Positive(t, refused.Load(), "the limit was reached")
+
+		// Replay one by one on a fresh key.
+		b.set(t, keyOf("replay"), 0)
+		var appliedInReplay int64
+		for i, args := range rec.decided {
+			args.Key = keyOf("replay")
+			res, err := b.cache.AddUsage(context.Background(), args)
+			require.NoError(t, err)
+			require.Equal(t, rec.results[i], res, "add %d of %d", i, len(rec.decided))
+			if res.Status == andromeda.CacheApplied {
+				appliedInReplay++
+			}
+		}
+		assert.Equal(t, admitted.Load(), appliedInReplay, "each caller got its own add's outcome")
+		assert.Equal(t, usage, b.get(t, keyOf("replay")))
+		t.Logf("1024 adds in %d batches (largest %d)", rec.batches, rec.largest)
+	})
+}
+
+// Each caller keeps its own Next, undo and listener call inside a batch.
+func TestCoalescedAddsKeepNextUndoAndListenerPerCaller(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		db.put("hot", 1000, 0)
+		listener := &countingListener{}
+		rec, coalesce := coalescing(b)
+		add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+			coalesce(c)
+			c.Option.Listener = listener
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(_ context.Context, r *andromeda.QuotaUsageRequest) (int64, error) {
+				if r.Data == "fail" {
+					return 0, errNext
+				}
+				return 0, nil
+			})
+		})
+		var kept atomic.Int64
+		var wg sync.WaitGroup
+		for g := 0; g < 200; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				r := req("hot", 2)
+				if g%3 == 0 {
+					r.Data = "fail"
+				}
+				_, err := add.Do(context.Background(), r)
+				if err == nil {
+					kept.Add(2)
+				} else if !errors.Is(err, errNext) {
+					t.Error(err)
+				}
+			}(g)
+		}
+		wg.Wait()
+		assert.Equal(t, kept.Load(), b.get(t, keyOf("hot")), "the failed ones were undone")
+		assert.Equal(t, int64(200), listener.successes.Load()+listener.errors.Load())
+		assert.Equal(t, int64(67), listener.errors.Load())
+		assert.Positive(t, rec.batches)
+	})
+}
+
+// A caller whose context ends while its add waits in the queue is left out of the batch.
+func TestCoalescedCallerThatLeavesIsNotCounted(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("hot", 100, 0)
+	b.set(t, keyOf("hot"), 0)
+	rec, coalesce := coalescing(b)
+	rec.entered, rec.release = make(chan int, 4), make(chan struct{})
+	add := newAdd(b, db, coalesce)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := add.Do(context.Background(), req("hot", 1))
+		first <- err
+	}()
+	require.Equal(t, 1, <-rec.entered) // the first add is in flight, held
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := add.Do(ctx, req("hot", 5)) // queued behind it, until its deadline
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	close(rec.release)
+	require.NoError(t, <-first)
+	assert.Equal(t, int64(1), b.get(t, keyOf("hot")), "the 5 that left was never sent")
+	assert.Equal(t, 1, rec.batches)
+}
+
+func TestCoalesceNeedsABatchCache(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	assert.PanicsWithValue(t, "andromeda: AddQuotaUsageConfig.Option.Coalesce needs a Cache that implements BatchCache", func() {
+		newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+			c.Cache = struct{ andromeda.Cache }{b.cache}
+			c.Option.Coalesce = true
+		})
+	})
+}
