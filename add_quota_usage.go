@@ -65,7 +65,7 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 		}
 		coalescer = newCoalescer(batchCache)
 	}
-	return &addQuotaUsage{
+	a := &addQuotaUsage{
 		usageStep: usageStep{
 			op:           opAdd,
 			cache:        conf.Cache,
@@ -78,32 +78,28 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 		getLimit:  conf.GetQuotaLimit,
 		coalescer: coalescer,
 	}
+	a.changer = a
+	return a
 }
 
 // Do adds req.Usage to the quota and returns the usage after it.
 func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return a.run(ctx, req, func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error) {
-		return a.add(ctx, key, qreq, req.Usage, qerr)
-	}, a.undo)
+	return a.run(ctx, req)
 }
 
-func (a *addQuotaUsage) add(ctx context.Context, key string, qreq *QuotaRequest, amount int64, qerr *QuotaError) (int64, error) {
+func (a *addQuotaUsage) change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error) {
 	limit, err := a.getLimit.Do(ctx, qreq)
 	if err != nil {
-		qerr.Err = fmt.Errorf("get quota limit: %w", err)
-		return 0, qerr
+		return 0, fmt.Errorf("get quota limit: %w", err)
 	}
-	qerr.Limit = limit
 	if limit < 0 || limit > MaxAmount {
-		qerr.Err = invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))
-		return 0, qerr
+		return 0, &QuotaError{Limit: limit, Err: invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))}
 	}
 	args := AddUsageArgs{Key: key, Amount: amount, Limit: limit}
 	if a.loader.getUsage == nil {
 		args.CreateMissing = true
 		if args.Expiration, err = usageExpiration(ctx, a.loader.expiration, qreq); err != nil {
-			qerr.Err = err
-			return 0, qerr
+			return 0, &QuotaError{Limit: limit, Err: err}
 		}
 	}
 	res, err := a.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
@@ -112,13 +108,11 @@ func (a *addQuotaUsage) add(ctx context.Context, key string, qreq *QuotaRequest,
 		}
 		return a.cache.AddUsage(ctx, args)
 	})
-	if err != nil {
-		qerr.Err = err
-		return 0, qerr
-	}
-	if res.Status != CacheApplied {
-		qerr.Err, qerr.Usage = ErrQuotaLimitExceeded, res.Usage
-		return 0, qerr
+	switch {
+	case err != nil:
+		return 0, &QuotaError{Limit: limit, Err: err}
+	case res.Status != CacheApplied:
+		return 0, &QuotaError{Limit: limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
 	}
 	return res.Usage, nil
 }

@@ -46,7 +46,7 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
 	mustHave(conf.Cache != nil, name, "Cache")
 	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
-	return &reduceQuotaUsage{usageStep{
+	r := &reduceQuotaUsage{usageStep{
 		op:           opReduce,
 		cache:        conf.Cache,
 		getKey:       conf.GetQuotaUsageKey,
@@ -55,26 +55,24 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 		irreversible: conf.Option.Irreversible,
 		listener:     conf.Option.Listener,
 	}}
+	r.changer = r
+	return r
 }
 
 // Do subtracts req.Usage from the quota and returns the usage after it.
 func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return r.run(ctx, req, func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error) {
-		return r.reduce(ctx, key, qreq, req.Usage, qerr)
-	}, r.undo)
+	return r.run(ctx, req)
 }
 
-func (r *reduceQuotaUsage) reduce(ctx context.Context, key string, qreq *QuotaRequest, amount int64, qerr *QuotaError) (int64, error) {
+func (r *reduceQuotaUsage) change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error) {
 	res, err := r.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
 		return r.cache.ReduceUsage(ctx, key, amount)
 	})
-	if err != nil {
-		qerr.Err = err
-		return 0, qerr
-	}
-	if res.Status != CacheApplied { // below zero, or missing with nothing to load it from
-		qerr.Err, qerr.Usage = ErrInvalidMinQuotaUsage, res.Usage
-		return 0, qerr
+	switch {
+	case err != nil:
+		return 0, err
+	case res.Status != CacheApplied: // below zero, or missing with nothing to load it from
+		return 0, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
 	}
 	return res.Usage, nil
 }

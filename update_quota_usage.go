@@ -15,41 +15,38 @@ type usageStep struct {
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
+	changer      usageChanger // the add or reduce that embeds this step
 }
 
-// run checks the request, finds its usage key and runs change on it; then Next, undoing
-// the change if Next fails. It tells the listener how it ended.
-func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest,
-	change func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error),
-	undo func(ctx context.Context, key string, amount int64) error,
-) (int64, error) {
-	usage, err := s.runOnce(ctx, req, change, undo)
+// usageChanger is what add and reduce each do their own way.
+type usageChanger interface {
+	// change applies amount to the usage at key and returns the usage after it. Its
+	// error may be a *QuotaError with Err, Limit and Usage set; run fills in the rest.
+	change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error)
+	// undo takes a successful change back.
+	undo(ctx context.Context, key string, amount int64) error
+}
+
+// run checks the request, finds its usage key and changes the usage there; then runs
+// Next, undoing the change if Next fails. It tells the listener how it ended.
+func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	usage, err := s.runOnce(ctx, req)
 	notify(ctx, s.listener, req, usage, err)
 	return usage, err
 }
 
-func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest,
-	change func(key string, qreq *QuotaRequest, qerr *QuotaError) (int64, error),
-	undo func(ctx context.Context, key string, amount int64) error,
-) (int64, error) {
-	qerr := &QuotaError{Op: s.op}
-	if req != nil {
-		qerr.QuotaID, qerr.Requested = req.QuotaID, req.Usage
-	}
+func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	if err := checkRequest(ctx, req); err != nil {
-		qerr.Err = err
-		return 0, qerr
+		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
 	key, err := usageKey(ctx, s.getKey, qreq)
 	if err != nil {
-		qerr.Err = err
-		return 0, qerr
+		return 0, s.fail(req, "", err)
 	}
-	qerr.Key = key
-	usage, err := change(key, qreq, qerr)
+	usage, err := s.changer.change(ctx, key, qreq, req.Usage)
 	if err != nil {
-		return 0, err
+		return 0, s.fail(req, key, err)
 	}
 	if s.next == nil {
 		return usage, nil
@@ -60,13 +57,26 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest,
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := undo(context.WithoutCancel(ctx), key, req.Usage); undoErr != nil {
+		if undoErr := s.changer.undo(context.WithoutCancel(ctx), key, req.Usage); undoErr != nil {
 			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
 				err, s.op, req.Usage, key, undoErr)
 		}
 		return 0, err
 	}
 	return usage, nil
+}
+
+// fail makes err the *QuotaError Do returns, keeping the details a change filled in.
+func (s *usageStep) fail(req *QuotaUsageRequest, key string, err error) *QuotaError {
+	qerr, ok := err.(*QuotaError)
+	if !ok {
+		qerr = &QuotaError{Err: err}
+	}
+	qerr.Op, qerr.Key = s.op, key
+	if req != nil {
+		qerr.QuotaID, qerr.Requested = req.QuotaID, req.Usage
+	}
+	return qerr
 }
 
 func checkRequest(ctx context.Context, req *QuotaUsageRequest) error {

@@ -5,6 +5,7 @@
 //	go run ./examples/flashsale                      # embedded Redis, no server needed
 //	go run ./examples/flashsale -redis 127.0.0.1:6379
 //	go run ./examples/flashsale -cluster 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
+//	go run ./examples/flashsale -redis 127.0.0.1:6379 -coalesce -concurrency 256
 //
 // It exits with status 1 if anything was oversold or Redis disagrees with the orders.
 package main
@@ -40,12 +41,13 @@ func main() {
 	items := flag.Int64("items", 500, "items on sale")
 	concurrency := flag.Int("concurrency", 64, "buyers in flight at once")
 	failRate := flag.Float64("fail-rate", 0.05, "share of orders that fail after taking stock")
+	coalesce := flag.Bool("coalesce", false, "send concurrent adds to the hot key together (AddUsageOption.Coalesce)")
 	seed := flag.Int64("seed", time.Now().UnixNano(), "seed for the buyers' quantities and failures")
 	flag.Parse()
 
 	if err := run(os.Stdout, options{
 		redisAddr: *redisAddr, clusterAddrs: *clusterAddrs, client: *client,
-		sale: saleConfig{Items: *items, Buyers: *buyers, Concurrency: *concurrency, FailRate: *failRate, Seed: *seed, Key: saleKey},
+		sale: saleConfig{Items: *items, Buyers: *buyers, Concurrency: *concurrency, FailRate: *failRate, Seed: *seed, Key: saleKey, Coalesce: *coalesce},
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "flashsale:", err)
 		os.Exit(1)
@@ -67,8 +69,12 @@ func run(out io.Writer, opts options) error {
 	}
 	defer closeCache()
 
-	fmt.Fprintf(out, "flash sale: %d buyers, %d items, %d at once, %.0f%% of orders fail after taking stock, on %s (go-redis %s)\n",
-		opts.sale.Buyers, opts.sale.Items, opts.sale.Concurrency, opts.sale.FailRate*100, where, opts.client)
+	coalesced := ""
+	if opts.sale.Coalesce {
+		coalesced = ", adds coalesced"
+	}
+	fmt.Fprintf(out, "flash sale: %d buyers, %d items, %d at once, %.0f%% of orders fail after taking stock, on %s (go-redis %s%s)\n",
+		opts.sale.Buyers, opts.sale.Items, opts.sale.Concurrency, opts.sale.FailRate*100, where, opts.client, coalesced)
 	if isTerminal(out) {
 		bar := progressbar.NewOptions(opts.sale.Buyers, progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("buyers"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())

@@ -37,13 +37,18 @@ func TestFlashSale(t *testing.T) {
 		{"standalone-v8", func(t *testing.T) options {
 			return options{client: "v8", redisAddr: redistest.Standalone(t).Addr}
 		}},
+		{"standalone-coalesced", func(t *testing.T) options {
+			return options{client: "v9", redisAddr: redistest.Standalone(t).Addr, sale: saleConfig{Coalesce: true}}
+		}},
 		{"cluster", func(t *testing.T) options {
 			return options{client: "v9", clusterAddrs: strings.Join(cluster.Get(t).Addrs(), ",")}
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts(t)
+			coalesce := opts.sale.Coalesce
 			opts.sale = smallSale()
+			opts.sale.Coalesce = coalesce
 			var out bytes.Buffer
 			require.NoError(t, run(&out, opts), out.String())
 			assert.Regexp(t, regexp.MustCompile(`(?m)^oversold\s+0$`), out.String())

@@ -21,6 +21,7 @@ type saleConfig struct {
 	FailRate    float64 // share of orders that fail after the stock was taken
 	Seed        int64   // for the buyers' quantities and failures
 	Key         string  // where the sold count lives in Redis
+	Coalesce    bool    // send concurrent adds together (AddUsageOption.Coalesce)
 	// Progress, if set, is called once per buyer done.
 	Progress func()
 }
@@ -78,6 +79,7 @@ func runSale(ctx context.Context, cache andromeda.Cache, conf saleConfig) (repor
 		GetQuotaUsage:           andromeda.GetQuotaFunc(soldInDatabase),
 		GetQuotaUsageKey:        andromeda.GetQuotaKeyFunc(key),
 		GetQuotaUsageExpiration: andromeda.GetQuotaExpirationFunc(expiration),
+		Option:                  andromeda.AddUsageOption{Coalesce: conf.Coalesce},
 	})
 	giveBack := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{
 		Cache:                   cache,
