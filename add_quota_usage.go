@@ -9,7 +9,8 @@ import (
 // GetQuotaUsageKey are required.
 type AddQuotaUsageConfig struct {
 	Cache Cache
-	// GetQuotaLimit returns the quota's limit; it is asked on every Do.
+	// GetQuotaLimit returns the quota's limit. It is asked on every Do, or, with
+	// Option.CacheLimit, only when the limit kept in Redis is missing.
 	GetQuotaLimit GetQuota
 	// GetQuotaUsage loads the usage from your database when the usage key is missing.
 	// Without it a missing key starts at zero.
@@ -19,7 +20,11 @@ type AddQuotaUsageConfig struct {
 	// GetQuotaUsageExpiration returns how long a stored usage is kept; without it, or
 	// when it returns 0, the key does not expire.
 	GetQuotaUsageExpiration GetQuotaExpiration
-	// GetQuotaUsageConfig paces the loading of a missing usage key.
+	// GetQuotaLimitExpiration returns how long a limit kept in Redis (Option.CacheLimit)
+	// is kept before it is loaded again from GetQuotaLimit; without it, or when it
+	// returns 0, it stays until SetQuotaLimit changes it.
+	GetQuotaLimitExpiration GetQuotaExpiration
+	// GetQuotaUsageConfig paces the loading of a missing key.
 	GetQuotaUsageConfig GetQuotaUsageConfig
 	// Next, if set, runs after a successful add with the same request; if it fails, the
 	// add is undone (unless Option.Irreversible) and Do returns Next's error.
@@ -38,45 +43,51 @@ type AddUsageOption struct {
 	// one. While a call for a key is in flight, newcomers queue, and the queue goes as the
 	// next call: no timer, no added wait when the key is quiet. It raises throughput on a
 	// hot key (a flash sale). Each caller still gets its own result, error, listener call,
-	// Next and undo. The Cache must be a BatchCache (both adapters are).
+	// Next and undo.
 	Coalesce bool
+	// CacheLimit keeps the limit in Redis at LimitKey(usage key), loaded from
+	// GetQuotaLimit through the same locked loader as the usage and read by the same
+	// atomic script: a warm add makes no call to GetQuotaLimit and stays one round trip.
+	// Change a limit with SetQuotaLimit.
+	CacheLimit bool
 }
 
 type addQuotaUsage struct {
 	usageStep
+	getKey    GetQuotaKey
 	getLimit  GetQuota
+	usage     *loader
+	limit     *loader    // nil unless Option.CacheLimit
 	coalescer *coalescer // nil unless Option.Coalesce
 }
 
 // AddQuotaUsage returns an UpdateQuotaUsage whose Do adds req.Usage to the quota in one
 // atomic step: only if usage+req.Usage stays within the limit, otherwise nothing changes
-// and the error wraps ErrQuotaLimitExceeded. It panics if a required field is missing. The result is
-// safe for concurrent use; build it once and share it.
+// and the error wraps ErrQuotaLimitExceeded. It panics if a required field is missing. The
+// result is safe for concurrent use; build it once and share it.
 func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotaUsageConfig"
 	mustHave(conf.Cache != nil, name, "Cache")
 	mustHave(conf.GetQuotaLimit != nil, name, "GetQuotaLimit")
 	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
-	var coalescer *coalescer
-	if conf.Option.Coalesce {
-		batchCache, ok := conf.Cache.(BatchCache)
-		if !ok {
-			panic("andromeda: AddQuotaUsageConfig.Option.Coalesce needs a Cache that implements BatchCache")
-		}
-		coalescer = newCoalescer(batchCache)
-	}
 	a := &addQuotaUsage{
 		usageStep: usageStep{
 			op:           opAdd,
 			cache:        conf.Cache,
-			getKey:       conf.GetQuotaUsageKey,
-			loader:       newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+			conf:         conf.GetQuotaUsageConfig,
 			next:         conf.Next,
 			irreversible: conf.Option.Irreversible,
 			listener:     conf.Option.Listener,
 		},
-		getLimit:  conf.GetQuotaLimit,
-		coalescer: coalescer,
+		getKey:   conf.GetQuotaUsageKey,
+		getLimit: conf.GetQuotaLimit,
+		usage:    newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+	}
+	if conf.Option.CacheLimit {
+		a.limit = newLimitLoader(conf.Cache, conf.GetQuotaLimit, conf.GetQuotaLimitExpiration, conf.GetQuotaUsageConfig)
+	}
+	if conf.Option.Coalesce {
+		a.coalescer = newCoalescer(conf.Cache)
 	}
 	a.changer = a
 	return a
@@ -87,7 +98,53 @@ func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, 
 	return a.run(ctx, req)
 }
 
-func (a *addQuotaUsage) change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error) {
+func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
+	key, err := usageKey(ctx, a.getKey, qreq)
+	if err != nil {
+		return 0, "", err
+	}
+	args := AddUsageArgs{Key: key, Amount: amount}
+	if a.limit != nil {
+		args.LimitKey = LimitKey(key)
+	} else if args.Limit, err = a.limitOf(ctx, qreq); err != nil {
+		return 0, key, err
+	}
+	if a.usage.get == nil {
+		args.CreateMissing = true
+		if args.Expiration, err = a.usage.expirationOf(ctx, qreq); err != nil {
+			return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+		}
+	}
+
+	var res CacheResult
+	err = retryMissing(ctx, a.conf, qreq, func() (*missingKey, error) {
+		var err error
+		if a.coalescer != nil {
+			res, err = a.coalescer.add(ctx, args)
+		} else {
+			res, err = a.cache.AddUsage(ctx, args)
+		}
+		switch {
+		case err != nil:
+			return nil, err
+		case res.Status == CacheMissing && a.usage.get != nil:
+			return &missingKey{a.usage, key}, nil
+		case res.Status == CacheLimitMissing:
+			return &missingKey{a.limit, args.LimitKey}, nil
+		}
+		return nil, nil
+	})
+	switch {
+	case err != nil:
+		return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+	case res.Status != CacheApplied:
+		return 0, key, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
+	}
+	return res.Usage, key, nil
+}
+
+// limitOf asks GetQuotaLimit for the limit.
+func (a *addQuotaUsage) limitOf(ctx context.Context, qreq *QuotaRequest) (int64, error) {
 	limit, err := a.getLimit.Do(ctx, qreq)
 	if err != nil {
 		return 0, fmt.Errorf("get quota limit: %w", err)
@@ -95,30 +152,11 @@ func (a *addQuotaUsage) change(ctx context.Context, key string, qreq *QuotaReque
 	if limit < 0 || limit > MaxAmount {
 		return 0, &QuotaError{Limit: limit, Err: invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))}
 	}
-	args := AddUsageArgs{Key: key, Amount: amount, Limit: limit}
-	if a.loader.getUsage == nil {
-		args.CreateMissing = true
-		if args.Expiration, err = usageExpiration(ctx, a.loader.expiration, qreq); err != nil {
-			return 0, &QuotaError{Limit: limit, Err: err}
-		}
-	}
-	res, err := a.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
-		if a.coalescer != nil {
-			return a.coalescer.add(ctx, args)
-		}
-		return a.cache.AddUsage(ctx, args)
-	})
-	switch {
-	case err != nil:
-		return 0, &QuotaError{Limit: limit, Err: err}
-	case res.Status != CacheApplied:
-		return 0, &QuotaError{Limit: limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
-	}
-	return res.Usage, nil
+	return limit, nil
 }
 
 // undo takes back an add. A key that has gone missing since took the add with it.
-func (a *addQuotaUsage) undo(ctx context.Context, key string, amount int64) error {
+func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, amount int64) error {
 	res, err := a.cache.ReduceUsage(ctx, key, amount)
 	if err == nil && res.Status == CacheBelowZero {
 		err = fmt.Errorf("%w (usage %d)", ErrInvalidMinQuotaUsage, res.Usage)

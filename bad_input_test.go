@@ -53,7 +53,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			add: func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaLimit = limitOf(0, errBroken) }},
 		{name: "negative limit", req: req("v1", 1), stored: 5, wantErr: andromeda.ErrInvalidRequest, wantMsg: "GetQuotaLimit returned -1",
 			add: func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaLimit = limitOf(-1, nil) }},
-		{name: "failing expiration on load", req: req("v1", 1), wantErr: errBroken, wantMsg: "get quota usage expiration: broken",
+		{name: "failing expiration on load", req: req("v1", 1), wantErr: errBroken, wantMsg: "GetQuotaUsageExpiration: broken",
 			add:    func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaUsageExpiration = expiration(0, errBroken) },
 			reduce: func(c *andromeda.ReduceQuotaUsageConfig) { c.GetQuotaUsageExpiration = expiration(0, errBroken) }},
 		{name: "negative expiration on load", req: req("v1", 1), wantErr: andromeda.ErrInvalidRequest, wantMsg: "GetQuotaUsageExpiration returned -1s",
@@ -69,9 +69,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if op == "reduce" && tc.add != nil && tc.reduce == nil {
 				continue // a case about the limit or the add-only path
 			}
-			eachBackend(t, func(t *testing.T, b backend) {
-				t.Run(op+"/"+tc.name, func(t *testing.T) {
-					b.flush(t)
+			t.Run(op+"/"+tc.name, func(t *testing.T) {
+				eachBackend(t, func(t *testing.T, b backend) {
 					db := newQuotaDB()
 					db.put("v1", 100, 7)
 					if tc.stored != nil {

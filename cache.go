@@ -10,40 +10,51 @@ import (
 // a custom implementation should pass the cache/cachetest conformance suite.
 //
 // Every method honours ctx. Usage values are whole numbers; a stored value that is not
-// one makes AddUsage, ReduceUsage and GetUsage fail with an error wrapping
-// ErrInvalidCachedUsage.
+// one makes the methods that read it fail with an error wrapping ErrInvalidCachedUsage.
 type Cache interface {
 	// AddUsage adds Amount to the usage at Key in one atomic step, only if the result
-	// stays within Limit; otherwise it changes nothing and reports CacheLimitExceeded with
-	// the usage it found. An absent key is reported as CacheMissing, or started from zero
-	// when CreateMissing is set (see AddUsageArgs).
+	// stays within the limit; otherwise it changes nothing and reports CacheLimitExceeded
+	// with the usage it found. An absent key is reported as CacheMissing, or started from
+	// zero when CreateMissing is set; an absent LimitKey as CacheLimitMissing.
 	AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error)
+
+	// AddUsageBatch decides many adds to one key in order, in one atomic step, with the
+	// outcome each would have had through AddUsage one after another, and returns one
+	// result per add. Every add in a batch has the same Key, LimitKey, CreateMissing and
+	// Expiration. AddUsageOption.Coalesce uses it.
+	AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error)
 
 	// ReduceUsage subtracts amount from the usage at key in one atomic step, only if the
 	// result stays at or above zero; otherwise it changes nothing and reports
 	// CacheBelowZero with the usage it found. An absent key is reported as CacheMissing.
 	ReduceUsage(ctx context.Context, key string, amount int64) (CacheResult, error)
 
-	// SetUsageIfAbsent stores usage at key with the expiration (0 means none) only if the
+	// AddUsages adds the same amount to several quotas in one atomic step, all or
+	// nothing: only if every usage stays within its limit. args[i].Amount must be equal.
+	// On a cluster the keys must share a hash slot, or it fails with ErrCrossSlot.
+	AddUsages(ctx context.Context, args []AddUsageArgs) (MultiResult, error)
+
+	// ReduceUsages subtracts amount from the usage at every key in one atomic step, all
+	// or nothing: only if every usage stays at or above zero.
+	ReduceUsages(ctx context.Context, keys []string, amount int64) (MultiResult, error)
+
+	// SetUsageIfAbsent stores value at key with the expiration (0 means none) only if the
 	// key is absent, and reports whether it did.
-	SetUsageIfAbsent(ctx context.Context, key string, usage int64, expiration time.Duration) (bool, error)
+	SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
+
+	// SetValue stores value at key with the expiration (0 means none), whatever was there.
+	SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error
 
 	// GetUsage reads the usage at key; found is false when the key is absent.
 	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
 
+	// GetUsages reads the usage at every key in as few round trips as the server allows
+	// (one per cluster node); found[i] is false when keys[i] is absent.
+	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
+
 	// Lock takes a lock on key that expires after ttl unless released first. When another
 	// holder has it, Lock fails at once with an error wrapping ErrLockedKey.
 	Lock(ctx context.Context, key string, ttl time.Duration) (ReleaseFunc, error)
-}
-
-// BatchCache is a Cache that can also decide many adds to one key in one atomic call,
-// which AddUsageOption.Coalesce needs. Both adapters implement it.
-type BatchCache interface {
-	Cache
-	// AddUsageBatch decides the adds in order, in one atomic step, with the same outcome
-	// each would have had through AddUsage one after another, and returns one result per
-	// add. Every add in a batch has the same Key, CreateMissing and Expiration.
-	AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error)
 }
 
 // ReleaseFunc releases a lock taken with Cache.Lock.
@@ -53,7 +64,11 @@ type ReleaseFunc func(ctx context.Context) error
 type AddUsageArgs struct {
 	Key    string
 	Amount int64
-	Limit  int64
+	// Limit is the limit, unless LimitKey is set.
+	Limit int64
+	// LimitKey, if set, is the key holding the limit, read in the same atomic step. It
+	// must share Key's cluster hash slot (see LimitKey).
+	LimitKey string
 	// CreateMissing makes an absent key start from zero, so that the add is applied to
 	// zero and the result stored with Expiration (0 means none). Without it an absent
 	// key is reported as CacheMissing and nothing is written.
@@ -68,12 +83,14 @@ type CacheStatus int
 const (
 	// CacheApplied: the change was made; CacheResult.Usage is the usage after it.
 	CacheApplied CacheStatus = iota
-	// CacheMissing: the key is absent; nothing was changed.
+	// CacheMissing: the usage key is absent; nothing was changed.
 	CacheMissing
 	// CacheLimitExceeded: the add would pass the limit; nothing was changed.
 	CacheLimitExceeded
 	// CacheBelowZero: the reduce would go below zero; nothing was changed.
 	CacheBelowZero
+	// CacheLimitMissing: AddUsageArgs.LimitKey is absent; nothing was changed.
+	CacheLimitMissing
 )
 
 // String names the status.
@@ -87,6 +104,8 @@ func (s CacheStatus) String() string {
 		return "limit exceeded"
 	case CacheBelowZero:
 		return "below zero"
+	case CacheLimitMissing:
+		return "limit missing"
 	}
 	return "unknown"
 }
@@ -97,4 +116,16 @@ type CacheResult struct {
 	// Usage is the usage after the change when it was applied, and the usage found
 	// when it was refused (0 when the key is missing).
 	Usage int64
+	// Limit is the limit the add was checked against (adds only).
+	Limit int64
+}
+
+// MultiResult is the outcome of an all-or-nothing change to several quotas.
+type MultiResult struct {
+	Status CacheStatus
+	// Index is the quota that was missing, or that refused the change; -1 when applied.
+	Index int
+	// Usages are the usages after the change when it was applied, and the usages found
+	// when it was refused (nil when a key is missing).
+	Usages []int64
 }

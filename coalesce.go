@@ -14,7 +14,7 @@ const maxBatch = 512
 // decides them in arrival order (group commit, no timer): while a call for a key is in
 // flight, newcomers queue, and the queue goes as the next call.
 type coalescer struct {
-	cache BatchCache
+	cache Cache
 	mu    sync.Mutex
 	keys  map[string]*addQueue // keys with a call in flight
 }
@@ -33,7 +33,7 @@ type queuedAdd struct {
 	abandoned bool // guarded by coalescer.mu
 }
 
-func newCoalescer(cache BatchCache) *coalescer {
+func newCoalescer(cache Cache) *coalescer {
 	return &coalescer{cache: cache, keys: map[string]*addQueue{}}
 }
 

@@ -16,7 +16,7 @@ import (
 
 // recordingCache records every batch the coalescer sends, in the order Redis decided them.
 type recordingCache struct {
-	andromeda.BatchCache
+	andromeda.Cache
 	mu      sync.Mutex
 	decided []andromeda.AddUsageArgs
 	results []andromeda.CacheResult
@@ -34,7 +34,7 @@ func (r *recordingCache) AddUsageBatch(ctx context.Context, batch []andromeda.Ad
 	if r.release != nil {
 		<-r.release
 	}
-	results, err := r.BatchCache.AddUsageBatch(ctx, batch)
+	results, err := r.Cache.AddUsageBatch(ctx, batch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
@@ -47,7 +47,7 @@ func (r *recordingCache) AddUsageBatch(ctx context.Context, batch []andromeda.Ad
 }
 
 func coalescing(b backend) (*recordingCache, func(*andromeda.AddQuotaUsageConfig)) {
-	rec := &recordingCache{BatchCache: b.cache.(andromeda.BatchCache)}
+	rec := &recordingCache{Cache: b.cache}
 	return rec, func(c *andromeda.AddQuotaUsageConfig) {
 		c.Cache = rec
 		c.Option.Coalesce = true
@@ -188,15 +188,4 @@ func TestCoalescedCallerThatLeavesIsNotCounted(t *testing.T) {
 	require.NoError(t, <-first)
 	assert.Equal(t, int64(1), b.get(t, keyOf("hot")), "the 5 that left was never sent")
 	assert.Equal(t, 1, rec.batches)
-}
-
-func TestCoalesceNeedsABatchCache(t *testing.T) {
-	b := miniredisBackend(t)
-	db := newQuotaDB()
-	assert.PanicsWithValue(t, "andromeda: AddQuotaUsageConfig.Option.Coalesce needs a Cache that implements BatchCache", func() {
-		newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
-			c.Cache = struct{ andromeda.Cache }{b.cache}
-			c.Option.Coalesce = true
-		})
-	})
 }

@@ -24,8 +24,13 @@ var (
 	// ErrInvalidRequest: the request, or a value a configured function returned for it,
 	// cannot be used (nil request, usage not positive, empty key, negative limit, ...).
 	ErrInvalidRequest = errors.New("invalid quota usage request")
-	// ErrInvalidCachedUsage: the value stored at the usage key is not a whole number.
+	// ErrInvalidCachedUsage: the value stored at the usage (or limit) key is not a whole
+	// number.
 	ErrInvalidCachedUsage = errors.New("cached quota usage is not an integer")
+	// ErrCrossSlot: the keys of one all-or-nothing operation are in different Redis
+	// Cluster hash slots. Give them a common hash tag, such as "{campaign-42}:usage" and
+	// "{campaign-42}:user:7", or chain the quotas with Next instead.
+	ErrCrossSlot = errors.New("the quotas' keys are in different cluster hash slots: give them a common hash tag, e.g. {campaign-42}:usage and {campaign-42}:user:7, or chain the quotas with Next")
 )
 
 // QuotaError is the error Do returns. It wraps the cause, usually one of the sentinel

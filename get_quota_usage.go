@@ -9,53 +9,70 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// lockSuffix names the loader lock of a usage key. Appending keeps the key's hash tag,
-// so the lock lives in the same cluster slot as the usage.
+// lockSuffix names the loader lock of a key. Appending keeps the key's hash tag, so the
+// lock lives in the same cluster slot as the value.
 const lockSuffix = ":andromeda-load-lock"
 
-// usageLoader puts a missing usage key back into the cache from GetQuotaUsage, once per
-// cold key: singleflight within the process, a cache lock across processes.
-type usageLoader struct {
-	cache      Cache
-	getUsage   GetQuota // nil: a missing key starts at zero
-	expiration GetQuotaExpiration
-	conf       GetQuotaUsageConfig
-	flights    singleflight.Group
+// loader puts a missing value (a usage, or a limit kept in Redis) back into the cache
+// from the application's GetQuota, once per cold key: singleflight within the process, a
+// cache lock across processes.
+type loader struct {
+	name           string   // the config field get came from, for errors
+	get            GetQuota // nil: a missing usage starts at zero instead
+	expirationName string
+	expiration     GetQuotaExpiration
+	cache          Cache
+	conf           GetQuotaUsageConfig
+	flights        singleflight.Group
 }
 
-func newUsageLoader(cache Cache, getUsage GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *usageLoader {
-	return &usageLoader{cache: cache, getUsage: getUsage, expiration: expiration, conf: conf.withDefaults()}
+func newUsageLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
+	return &loader{name: "GetQuotaUsage", get: get, expirationName: "GetQuotaUsageExpiration", expiration: expiration,
+		cache: cache, conf: conf.withDefaults()}
 }
 
-// retryMissing runs change until it finds the usage key present, loading the usage each
-// time change reports it missing, at most MaxRetry times.
-func (l *usageLoader) retryMissing(ctx context.Context, key string, req *QuotaRequest, change func() (CacheResult, error)) (CacheResult, error) {
+func newLimitLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
+	return &loader{name: "GetQuotaLimit", get: get, expirationName: "GetQuotaLimitExpiration", expiration: expiration,
+		cache: cache, conf: conf.withDefaults()}
+}
+
+// missingKey is what a change found absent: the key, and the loader that can fill it.
+type missingKey struct {
+	loader *loader
+	key    string
+}
+
+// retryMissing runs change until it no longer finds a key missing, loading each key it
+// reports, at most conf.MaxRetry times, RetryIn apart while another process loads.
+func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaRequest, change func() (*missingKey, error)) error {
+	conf = conf.withDefaults()
 	cause := ErrQuotaNotFound
 	for retries := 0; ; retries++ {
-		res, err := change()
-		if err != nil || res.Status != CacheMissing || l.getUsage == nil {
-			return res, err
+		missing, err := change()
+		if err != nil || missing == nil {
+			return err
 		}
-		if retries == l.conf.MaxRetry {
-			return res, fmt.Errorf("%w (%d): %w", ErrMaxRetryExceeded, l.conf.MaxRetry, cause)
+		if retries == conf.MaxRetry {
+			return fmt.Errorf("%w (%d): %w", ErrMaxRetryExceeded, conf.MaxRetry, cause)
 		}
 		cause = ErrQuotaNotFound
-		if err := l.load(ctx, key, req); errors.Is(err, ErrLockedKey) {
+		err = missing.loader.load(ctx, missing.key, req)
+		if errors.Is(err, ErrLockedKey) {
 			// Another process is loading it: give it time.
 			cause = err
-			if err := sleep(ctx, l.conf.RetryIn); err != nil {
-				return res, err
+			if err := sleep(ctx, conf.RetryIn); err != nil {
+				return err
 			}
 		} else if err != nil {
-			return res, err
+			return err
 		}
 	}
 }
 
-// load puts the usage of a missing key into the cache. Concurrent callers in this
-// process share one load; the caller may leave early when its ctx ends, while the load
-// itself goes on, bounded by LockIn, for the others.
-func (l *usageLoader) load(ctx context.Context, key string, req *QuotaRequest) error {
+// load puts the value of a missing key into the cache. Concurrent callers in this process
+// share one load; a caller may leave early when its ctx ends, while the load itself goes
+// on, bounded by LockIn, for the others.
+func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error {
 	flight := l.flights.DoChan(key, func() (interface{}, error) {
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.conf.LockIn)
 		defer cancel()
@@ -69,7 +86,7 @@ func (l *usageLoader) load(ctx context.Context, key string, req *QuotaRequest) e
 	}
 }
 
-func (l *usageLoader) loadLocked(ctx context.Context, key string, req *QuotaRequest) error {
+func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) error {
 	release, err := l.cache.Lock(ctx, key+lockSuffix, l.conf.LockIn)
 	if err != nil {
 		return err
@@ -81,32 +98,32 @@ func (l *usageLoader) loadLocked(ctx context.Context, key string, req *QuotaRequ
 	if _, found, err := l.cache.GetUsage(ctx, key); err != nil || found {
 		return err
 	}
-	usage, err := l.getUsage.Do(ctx, req)
+	value, err := l.get.Do(ctx, req)
 	if err != nil {
-		return fmt.Errorf("get quota usage: %w", err)
+		return fmt.Errorf("%s: %w", l.name, err)
 	}
-	if usage < 0 || usage > MaxAmount {
-		return invalid("GetQuotaUsage returned %d, want 0 to %d", usage, int64(MaxAmount))
+	if value < 0 || value > MaxAmount {
+		return invalid("%s returned %d, want 0 to %d", l.name, value, int64(MaxAmount))
 	}
-	expiration, err := usageExpiration(ctx, l.expiration, req)
+	expiration, err := l.expirationOf(ctx, req)
 	if err != nil {
 		return err
 	}
-	_, err = l.cache.SetUsageIfAbsent(ctx, key, usage, expiration)
+	_, err = l.cache.SetUsageIfAbsent(ctx, key, value, expiration)
 	return err
 }
 
-// usageExpiration asks GetQuotaUsageExpiration, when configured, how long to keep usage.
-func usageExpiration(ctx context.Context, get GetQuotaExpiration, req *QuotaRequest) (time.Duration, error) {
-	if get == nil {
+// expirationOf asks the expiration function, when configured, how long to keep a value.
+func (l *loader) expirationOf(ctx context.Context, req *QuotaRequest) (time.Duration, error) {
+	if l.expiration == nil {
 		return 0, nil
 	}
-	expiration, err := get.Do(ctx, req)
+	expiration, err := l.expiration.Do(ctx, req)
 	if err != nil {
-		return 0, fmt.Errorf("get quota usage expiration: %w", err)
+		return 0, fmt.Errorf("%s: %w", l.expirationName, err)
 	}
 	if expiration < 0 {
-		return 0, invalid("GetQuotaUsageExpiration returned %v, want 0 or more", expiration)
+		return 0, invalid("%s returned %v, want 0 or more", l.expirationName, expiration)
 	}
 	return expiration, nil
 }

@@ -36,6 +36,8 @@ type ReduceUsageOption struct {
 
 type reduceQuotaUsage struct {
 	usageStep
+	getKey GetQuotaKey
+	usage  *loader
 }
 
 // ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
@@ -46,15 +48,18 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
 	mustHave(conf.Cache != nil, name, "Cache")
 	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
-	r := &reduceQuotaUsage{usageStep{
-		op:           opReduce,
-		cache:        conf.Cache,
-		getKey:       conf.GetQuotaUsageKey,
-		loader:       newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
-		next:         conf.Next,
-		irreversible: conf.Option.Irreversible,
-		listener:     conf.Option.Listener,
-	}}
+	r := &reduceQuotaUsage{
+		usageStep: usageStep{
+			op:           opReduce,
+			cache:        conf.Cache,
+			conf:         conf.GetQuotaUsageConfig,
+			next:         conf.Next,
+			irreversible: conf.Option.Irreversible,
+			listener:     conf.Option.Listener,
+		},
+		getKey: conf.GetQuotaUsageKey,
+		usage:  newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+	}
 	r.changer = r
 	return r
 }
@@ -64,21 +69,31 @@ func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int6
 	return r.run(ctx, req)
 }
 
-func (r *reduceQuotaUsage) change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error) {
-	res, err := r.loader.retryMissing(ctx, key, qreq, func() (CacheResult, error) {
-		return r.cache.ReduceUsage(ctx, key, amount)
+func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
+	key, err := usageKey(ctx, r.getKey, qreq)
+	if err != nil {
+		return 0, "", err
+	}
+	var res CacheResult
+	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
+		var err error
+		res, err = r.cache.ReduceUsage(ctx, key, amount)
+		if err == nil && res.Status == CacheMissing && r.usage.get != nil {
+			return &missingKey{r.usage, key}, nil
+		}
+		return nil, err
 	})
 	switch {
 	case err != nil:
-		return 0, err
+		return 0, key, err
 	case res.Status != CacheApplied: // below zero, or missing with nothing to load it from
-		return 0, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
+		return 0, key, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
 	}
-	return res.Usage, nil
+	return res.Usage, key, nil
 }
 
 // undo puts back a reduce. A key that has gone missing since took the reduce with it.
-func (r *reduceQuotaUsage) undo(ctx context.Context, key string, amount int64) error {
+func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, amount int64) error {
 	_, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: amount, Limit: noLimit})
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)

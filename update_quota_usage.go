@@ -5,30 +5,30 @@ import (
 	"fmt"
 )
 
-// usageStep holds what add and reduce share: finding the key, running Next and undoing
-// the change when Next fails, and telling the listener.
+// usageStep holds what every change shares: checking the request, running Next and
+// undoing the change when Next fails, and telling the listener.
 type usageStep struct {
 	op           string
 	cache        Cache
-	getKey       GetQuotaKey
-	loader       *usageLoader
+	conf         GetQuotaUsageConfig
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
 	changer      usageChanger // the add or reduce that embeds this step
 }
 
-// usageChanger is what add and reduce each do their own way.
+// usageChanger is what each kind of change does its own way.
 type usageChanger interface {
-	// change applies amount to the usage at key and returns the usage after it. Its
-	// error may be a *QuotaError with Err, Limit and Usage set; run fills in the rest.
-	change(ctx context.Context, key string, qreq *QuotaRequest, amount int64) (int64, error)
+	// change applies amount to the quota qreq names and returns the usage after it and
+	// the key it changed. Its error may be a *QuotaError with Err, Key, Limit and Usage
+	// set; run fills in the rest.
+	change(ctx context.Context, qreq *QuotaRequest, amount int64) (usage int64, key string, err error)
 	// undo takes a successful change back.
-	undo(ctx context.Context, key string, amount int64) error
+	undo(ctx context.Context, qreq *QuotaRequest, key string, amount int64) error
 }
 
-// run checks the request, finds its usage key and changes the usage there; then runs
-// Next, undoing the change if Next fails. It tells the listener how it ended.
+// run checks the request and changes the usage; then runs Next, undoing the change if
+// Next fails. It tells the listener how it ended.
 func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	usage, err := s.runOnce(ctx, req)
 	notify(ctx, s.listener, req, usage, err)
@@ -40,11 +40,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
-	key, err := usageKey(ctx, s.getKey, qreq)
-	if err != nil {
-		return 0, s.fail(req, "", err)
-	}
-	usage, err := s.changer.change(ctx, key, qreq, req.Usage)
+	usage, key, err := s.changer.change(ctx, qreq, req.Usage)
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
@@ -57,7 +53,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := s.changer.undo(context.WithoutCancel(ctx), key, req.Usage); undoErr != nil {
+		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req.Usage); undoErr != nil {
 			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
 				err, s.op, req.Usage, key, undoErr)
 		}
@@ -72,7 +68,10 @@ func (s *usageStep) fail(req *QuotaUsageRequest, key string, err error) *QuotaEr
 	if !ok {
 		qerr = &QuotaError{Err: err}
 	}
-	qerr.Op, qerr.Key = s.op, key
+	qerr.Op = s.op
+	if qerr.Key == "" {
+		qerr.Key = key
+	}
 	if req != nil {
 		qerr.QuotaID, qerr.Requested = req.QuotaID, req.Usage
 	}

@@ -56,6 +56,12 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"BatchDecidesInOrderAsOneByOne", testBatchInOrder},
 		{"BatchOnMissingKey", testBatchMissing},
 		{"BatchOnNonInteger", testBatchNonInteger},
+		{"AddReadsTheLimitFromItsKey", testLimitKey},
+		{"AddUsagesAllOrNothing", testAddUsages},
+		{"AddUsagesOnMissingKeys", testAddUsagesMissing},
+		{"ReduceUsagesAllOrNothing", testReduceUsages},
+		{"SetValue", testSetValue},
+		{"GetUsages", testGetUsages},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
@@ -66,7 +72,7 @@ func testAddWithinLimit(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "7"))
 	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 10}, res)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 10, Limit: 10}, res)
 	assertRaw(t, h, "k", "10")
 }
 
@@ -75,7 +81,7 @@ func testAddBeyondLimit(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "8"))
 	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8}, res)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10}, res)
 	assertRaw(t, h, "k", "8")
 }
 
@@ -91,7 +97,7 @@ func testAddCreateMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
 	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4}, res)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 10}, res)
 	assertRaw(t, h, "k", "4")
 	assertTTL(t, h, "k", time.Hour)
 
@@ -256,18 +262,9 @@ func testConcurrentAdds(t *testing.T, h Harness) {
 	assertRaw(t, h, "k", fmt.Sprint(limit))
 }
 
-func batchCache(t *testing.T, h Harness) andromeda.BatchCache {
-	t.Helper()
-	b, ok := h.Cache.(andromeda.BatchCache)
-	if !ok {
-		t.Skip("the cache is not an andromeda.BatchCache")
-	}
-	return b
-}
-
 func testBatchInOrder(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := batchCache(t, h)
+	b := h.Cache
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
 	amounts := []int64{3, 4, 1, 2, 1, 6}
 	batch := make([]andromeda.AddUsageArgs, len(amounts))
@@ -303,7 +300,7 @@ func statuses(results []andromeda.CacheResult) []andromeda.CacheStatus {
 
 func testBatchMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := batchCache(t, h)
+	b := h.Cache
 	got, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 2, Limit: 5}})
 	require.NoError(t, err)
 	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheMissing, andromeda.CacheMissing}, statuses(got))
@@ -316,7 +313,8 @@ func testBatchMissing(t *testing.T, h Harness) {
 	}
 	got, err = b.AddUsageBatch(ctx, create)
 	require.NoError(t, err)
-	assert.Equal(t, []andromeda.CacheResult{{Status: andromeda.CacheApplied, Usage: 4}, {Status: andromeda.CacheLimitExceeded, Usage: 4}, {Status: andromeda.CacheApplied, Usage: 5}}, got)
+	assert.Equal(t, []andromeda.CacheResult{{Status: andromeda.CacheApplied, Usage: 4, Limit: 5},
+		{Status: andromeda.CacheLimitExceeded, Usage: 4, Limit: 5}, {Status: andromeda.CacheApplied, Usage: 5, Limit: 5}}, got)
 	assertRaw(t, h, "k", "5")
 	assertTTL(t, h, "k", time.Hour)
 
@@ -328,11 +326,126 @@ func testBatchMissing(t *testing.T, h Harness) {
 
 func testBatchNonInteger(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := batchCache(t, h)
+	b := h.Cache
 	require.NoError(t, h.SetRaw(ctx, "k", "x"))
 	_, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 1, Limit: 5}})
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "k", "x")
+}
+
+func testLimitKey(t *testing.T, h Harness) {
+	ctx := context.Background()
+	limitKey := andromeda.LimitKey("k")
+	require.NoError(t, h.SetRaw(ctx, "k", "3"))
+	args := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1000, LimitKey: limitKey}
+	res, err := h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheLimitMissing, res.Status)
+	assertRaw(t, h, "k", "3")
+
+	require.NoError(t, h.SetRaw(ctx, limitKey, "4"))
+	res, err = h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 3, Limit: 4}, res, "the limit key wins over Limit")
+	args.Amount = 1
+	res, err = h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 4}, res)
+
+	batch, err := h.Cache.AddUsageBatch(ctx, []andromeda.AddUsageArgs{args, args})
+	require.NoError(t, err)
+	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheLimitExceeded, andromeda.CacheLimitExceeded}, statuses(batch))
+
+	require.NoError(t, h.SetRaw(ctx, limitKey, "lots"))
+	_, err = h.Cache.AddUsage(ctx, args)
+	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+	assertRaw(t, h, "k", "4")
+}
+
+func testAddUsages(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
+	require.NoError(t, h.SetRaw(ctx, "{m}:user", "1"))
+	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 1, Limit: 100}, {Key: "{m}:user", Amount: 1, Limit: 2}}
+	res, err := h.Cache.AddUsages(ctx, quotas)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{11, 2}}, res)
+
+	res, err = h.Cache.AddUsages(ctx, quotas)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheLimitExceeded, Index: 1, Usages: []int64{11, 2}}, res)
+	assertRaw(t, h, "{m}:campaign", "11") // all or nothing
+	assertRaw(t, h, "{m}:user", "2")
+
+	require.NoError(t, h.SetRaw(ctx, "{m}:user", "x"))
+	_, err = h.Cache.AddUsages(ctx, quotas)
+	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+	assertRaw(t, h, "{m}:campaign", "11")
+}
+
+func testAddUsagesMissing(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
+	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 2, Limit: 100}, {Key: "{m}:user", Amount: 2, Limit: 2}}
+	res, err := h.Cache.AddUsages(ctx, quotas)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, 1, res.Index)
+	assertRaw(t, h, "{m}:campaign", "10")
+	assertAbsent(t, h, "{m}:user")
+
+	quotas[1].CreateMissing, quotas[1].Expiration = true, time.Hour
+	res, err = h.Cache.AddUsages(ctx, quotas)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{12, 2}}, res)
+	assertTTL(t, h, "{m}:user", time.Hour)
+}
+
+func testReduceUsages(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
+	require.NoError(t, h.SetRaw(ctx, "{m}:user", "1"))
+	keys := []string{"{m}:campaign", "{m}:user"}
+	res, err := h.Cache.ReduceUsages(ctx, keys, 1)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{9, 0}}, res)
+	res, err = h.Cache.ReduceUsages(ctx, keys, 1)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheBelowZero, Index: 1, Usages: []int64{9, 0}}, res)
+	assertRaw(t, h, "{m}:campaign", "9")
+	res, err = h.Cache.ReduceUsages(ctx, []string{"{m}:campaign", "{m}:none"}, 1)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, 1, res.Index)
+	assertRaw(t, h, "{m}:campaign", "9")
+}
+
+func testSetValue(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "3"))
+	require.NoError(t, h.Cache.SetValue(ctx, "k", 8, time.Hour))
+	assertRaw(t, h, "k", "8")
+	assertTTL(t, h, "k", time.Hour)
+	require.NoError(t, h.Cache.SetValue(ctx, "k", 9, 0))
+	assertRaw(t, h, "k", "9")
+	ttl, err := h.TTL(ctx, "k")
+	require.NoError(t, err)
+	assert.Negative(t, ttl)
+}
+
+func testGetUsages(t *testing.T, h Harness) {
+	ctx := context.Background()
+	keys := []string{"a", "b", "c", "{x}d", "e"}
+	require.NoError(t, h.SetRaw(ctx, "a", "1"))
+	require.NoError(t, h.SetRaw(ctx, "c", "3"))
+	require.NoError(t, h.SetRaw(ctx, "{x}d", "4"))
+	usages, found, err := h.Cache.GetUsages(ctx, keys)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{1, 0, 3, 4, 0}, usages)
+	assert.Equal(t, []bool{true, false, true, true, false}, found)
+	require.NoError(t, h.SetRaw(ctx, "e", "five"))
+	_, _, err = h.Cache.GetUsages(ctx, keys)
+	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 }
 
 func assertRaw(t *testing.T, h Harness, key, want string) {

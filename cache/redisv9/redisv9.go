@@ -20,14 +20,18 @@ import (
 	"github.com/bsm/redislock"
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/internal/scriptcache"
-	"github.com/ramadani/andromeda/internal/scripts"
 	"github.com/redis/go-redis/v9"
 )
 
-var byName = map[scriptcache.Script]*redis.Script{
-	scriptcache.Add:      redis.NewScript(scripts.Add),
-	scriptcache.Reduce:   redis.NewScript(scripts.Reduce),
-	scriptcache.AddBatch: redis.NewScript(scripts.AddBatch),
+// loaded holds the scripts, each of which go-redis runs by its SHA1.
+var loaded = loadScripts()
+
+func loadScripts() map[scriptcache.Script]*redis.Script {
+	m := map[scriptcache.Script]*redis.Script{}
+	for name, source := range scriptcache.Sources {
+		m[name] = redis.NewScript(source)
+	}
+	return m
 }
 
 // New returns a Cache that keeps usage through client.
@@ -40,20 +44,42 @@ type adapter struct {
 	locker *redislock.Client
 }
 
-func (a *adapter) Run(ctx context.Context, script scriptcache.Script, key string, args ...interface{}) (interface{}, error) {
-	return byName[script].Run(ctx, a.client, []string{key}, args...).Result()
+func (a *adapter) Run(ctx context.Context, script scriptcache.Script, keys []string, args ...interface{}) (interface{}, error) {
+	return loaded[script].Run(ctx, a.client, keys, args...).Result()
 }
 
 func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
 	return a.client.SetNX(ctx, key, value, expiration).Result()
 }
 
-func (a *adapter) Get(ctx context.Context, key string) (string, bool, error) {
-	value, err := a.client.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", false, nil
+func (a *adapter) Set(ctx context.Context, key string, value int64, expiration time.Duration) error {
+	return a.client.Set(ctx, key, value, expiration).Err()
+}
+
+// Get pipelines one GET per key: a cluster client sends one pipeline per node.
+func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, error) {
+	cmds := make([]*redis.StringCmd, len(keys))
+	_, err := a.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, key := range keys {
+			cmds[i] = p.Get(ctx, key)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, err
 	}
-	return value, err == nil, err
+	values, found := make([]string, len(keys)), make([]bool, len(keys))
+	for i, cmd := range cmds {
+		value, err := cmd.Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+		case err != nil:
+			return nil, nil, err
+		default:
+			values[i], found[i] = value, true
+		}
+	}
+	return values, found, nil
 }
 
 func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {

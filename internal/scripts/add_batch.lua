@@ -1,25 +1,41 @@
 -- Decides a batch of adds to the usage at KEYS[1] in order, exactly as if each had been
 -- sent alone to add.lua: a request is applied only if it keeps usage within its limit.
 --
+-- KEYS[2]       optional: the key holding the limit, read instead of each request's
 -- ARGV[1]       when KEYS[1] is absent: -1 reports it missing for every request; 0 or
 --               more starts it at zero and stores it with that expiration in ms (0 = none)
 -- ARGV[2k]      amount of request k (> 0)
--- ARGV[2k+1]    limit of request k
+-- ARGV[2k+1]    limit of request k, when there is no KEYS[2]
 --
--- Reply: {status, usage} for each request in order, flattened: 0 applied (usage after),
--- 1 missing, 2 limit exceeded (usage found); or {9, the stored value} when that value
--- is not an integer.
+-- Reply: {status, usage, limit} for each request in order, flattened: 0 applied (usage
+-- after), 1 usage missing, 2 limit exceeded (usage found), 4 limit missing; or
+-- {9, the stored value} when a value is not an integer.
 local absent = tonumber(ARGV[1])
 local count = (#ARGV - 1) / 2
 local reply = {}
 
-local raw = redis.call('GET', KEYS[1])
-if not raw and absent < 0 then
+local function every(status, usage, limit)
   for i = 1, count do
-    reply[2 * i - 1] = 1
-    reply[2 * i] = 0
+    reply[3 * i - 2], reply[3 * i - 1], reply[3 * i] = status, usage, limit
   end
   return reply
+end
+
+local cachedLimit
+if KEYS[2] then
+  local rawLimit = redis.call('GET', KEYS[2])
+  if not rawLimit then
+    return every(4, 0, 0)
+  end
+  if not string.match(rawLimit, '^%-?%d+$') then
+    return {9, rawLimit}
+  end
+  cachedLimit = tonumber(rawLimit)
+end
+
+local raw = redis.call('GET', KEYS[1])
+if not raw and absent < 0 then
+  return every(1, 0, cachedLimit or 0)
 end
 if raw and not string.match(raw, '^%-?%d+$') then
   return {9, raw}
@@ -29,13 +45,15 @@ local start = tonumber(raw or '0')
 local usage = start
 for i = 1, count do
   local amount = tonumber(ARGV[2 * i])
-  if usage + amount <= tonumber(ARGV[2 * i + 1]) then
+  local limit = cachedLimit or tonumber(ARGV[2 * i + 1])
+  if usage + amount <= limit then
     usage = usage + amount
-    reply[2 * i - 1] = 0
+    reply[3 * i - 2] = 0
   else
-    reply[2 * i - 1] = 2
+    reply[3 * i - 2] = 2
   end
-  reply[2 * i] = usage
+  reply[3 * i - 1] = usage
+  reply[3 * i] = limit
 end
 
 if raw then

@@ -23,6 +23,16 @@ var AddBatch string
 //go:embed reduce.lua
 var Reduce string
 
+// MultiAdd adds to several quotas, all or nothing (see multi_add.lua).
+//
+//go:embed multi_add.lua
+var MultiAdd string
+
+// MultiReduce subtracts from several quotas, all or nothing (see multi_reduce.lua).
+//
+//go:embed multi_reduce.lua
+var MultiReduce string
+
 // Unlock releases a lock taken with SET NX only if it still holds the holder's token
 // (see unlock.lua).
 //
@@ -35,40 +45,23 @@ const (
 	Missing       = 1
 	LimitExceeded = 2
 	BelowZero     = 3
+	LimitMissing  = 4
 	NotInteger    = 9
 )
 
-// Reply is a parsed script reply.
+// Reply is a parsed reply of Add or Reduce.
 type Reply struct {
 	Status int64
 	Usage  int64
+	Limit  int64 // Add only
 	// Raw is the stored value when Status is NotInteger.
 	Raw string
 }
 
-// ParseBatch reads the flattened {status, usage} pairs that AddBatch returns, one Reply
-// per request; when the stored value is not an integer it returns a single Reply with
-// Status NotInteger.
-func ParseBatch(reply interface{}) ([]Reply, error) {
-	fields, ok := reply.([]interface{})
-	if !ok || len(fields)%2 != 0 {
-		return nil, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	replies := make([]Reply, 0, len(fields)/2)
-	for i := 0; i < len(fields); i += 2 {
-		r, err := Parse(fields[i : i+2])
-		if err != nil {
-			return nil, err
-		}
-		replies = append(replies, r)
-	}
-	return replies, nil
-}
-
-// Parse reads the {status, usage} array that Add and Reduce return.
+// Parse reads the {status, usage[, limit]} array that Add and Reduce return.
 func Parse(reply interface{}) (Reply, error) {
 	fields, ok := reply.([]interface{})
-	if !ok || len(fields) != 2 {
+	if !ok || len(fields) < 2 || len(fields) > 3 {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	status, ok := fields[0].(int64)
@@ -81,9 +74,75 @@ func Parse(reply interface{}) (Reply, error) {
 	}
 	usage, ok := fields[1].(int64)
 	if !ok {
-		return Reply{}, fmt.Errorf("unexpected script usage %v", fields[1])
+		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
-	return Reply{Status: status, Usage: usage}, nil
+	r := Reply{Status: status, Usage: usage}
+	if len(fields) == 3 {
+		if r.Limit, ok = fields[2].(int64); !ok {
+			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
+		}
+	}
+	return r, nil
+}
+
+// ParseBatch reads the flattened {status, usage, limit} triples that AddBatch returns,
+// one Reply per request; when a stored value is not an integer it returns a single Reply
+// with Status NotInteger.
+func ParseBatch(reply interface{}) ([]Reply, error) {
+	fields, ok := reply.([]interface{})
+	if ok && len(fields) == 2 {
+		r, err := Parse(fields)
+		return []Reply{r}, err
+	}
+	if !ok || len(fields)%3 != 0 {
+		return nil, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	replies := make([]Reply, 0, len(fields)/3)
+	for i := 0; i < len(fields); i += 3 {
+		r, err := Parse(fields[i : i+3])
+		if err != nil {
+			return nil, err
+		}
+		replies = append(replies, r)
+	}
+	return replies, nil
+}
+
+// MultiReply is a parsed reply of MultiAdd or MultiReduce.
+type MultiReply struct {
+	Status int64
+	Index  int // 0-based: the quota missing, refused or not an integer
+	Usages []int64
+	Raw    string
+}
+
+// ParseMulti reads the {status, i, usages...} array that MultiAdd and MultiReduce return.
+func ParseMulti(reply interface{}) (MultiReply, error) {
+	fields, ok := reply.([]interface{})
+	if !ok || len(fields) < 2 {
+		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	status, ok1 := fields[0].(int64)
+	index, ok2 := fields[1].(int64)
+	if !ok1 || !ok2 {
+		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
+	}
+	r := MultiReply{Status: status, Index: int(index) - 1}
+	if status == NotInteger {
+		r.Raw, _ = fields[2].(string)
+		return r, nil
+	}
+	if status == Applied {
+		r.Index = -1
+	}
+	for _, f := range fields[2:] {
+		usage, ok := f.(int64)
+		if !ok {
+			return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
+		}
+		r.Usages = append(r.Usages, usage)
+	}
+	return r, nil
 }
 
 // Milliseconds converts an expiration for the scripts, rounding up so that a positive

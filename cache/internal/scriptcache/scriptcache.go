@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ramadani/andromeda"
@@ -17,26 +18,40 @@ type Script int
 
 // The scripts a Client runs.
 const (
-	Add      Script = iota // scripts.Add
-	Reduce                 // scripts.Reduce
-	AddBatch               // scripts.AddBatch
+	Add         Script = iota // scripts.Add
+	AddBatch                  // scripts.AddBatch
+	Reduce                    // scripts.Reduce
+	MultiAdd                  // scripts.MultiAdd
+	MultiReduce               // scripts.MultiReduce
 )
+
+// Sources maps each Script to its Lua source, for the adapters to load.
+var Sources = map[Script]string{
+	Add:         scripts.Add,
+	AddBatch:    scripts.AddBatch,
+	Reduce:      scripts.Reduce,
+	MultiAdd:    scripts.MultiAdd,
+	MultiReduce: scripts.MultiReduce,
+}
 
 // Client is what the cache needs from a Redis client, in types that do not depend on the
 // client's version.
 type Client interface {
 	// Run runs the script by its SHA1, sending its source only when the server answers
 	// NOSCRIPT (go-redis's Script.Run), and returns the raw reply.
-	Run(ctx context.Context, script Script, key string, args ...interface{}) (interface{}, error)
+	Run(ctx context.Context, script Script, keys []string, args ...interface{}) (interface{}, error)
 	// SetNX sets key to value with the expiration (0 means none) if key is absent.
 	SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
-	// Get returns the value at key, and whether the key exists.
-	Get(ctx context.Context, key string) (string, bool, error)
+	// Set sets key to value with the expiration (0 means none).
+	Set(ctx context.Context, key string, value int64, expiration time.Duration) error
+	// Get returns the values at keys, and whether each key exists, in as few round
+	// trips as the client can.
+	Get(ctx context.Context, keys []string) ([]string, []bool, error)
 	// Lock is andromeda.Cache's Lock.
 	Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error)
 }
 
-// New returns an andromeda.Cache over client; it is also an andromeda.BatchCache.
+// New returns an andromeda.Cache over client.
 func New(client Client) andromeda.Cache { return &cache{client} }
 
 type cache struct {
@@ -44,8 +59,15 @@ type cache struct {
 }
 
 func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	reply, err := c.client.Run(ctx, Add, args.Key, args.Amount, args.Limit, absentArg(args))
-	return result(args.Key, reply, err)
+	reply, err := c.client.Run(ctx, Add, keysOf(args), args.Amount, args.Limit, absentArg(args))
+	if err != nil {
+		return andromeda.CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	return result(args, r)
 }
 
 func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
@@ -57,26 +79,107 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	for _, a := range batch {
 		args = append(args, a.Amount, a.Limit)
 	}
-	key := batch[0].Key
-	reply, err := c.client.Run(ctx, AddBatch, key, args...)
+	reply, err := c.client.Run(ctx, AddBatch, keysOf(batch[0]), args...)
 	if err != nil {
-		return nil, fmt.Errorf("change usage of %q: %w", key, err)
+		return nil, runError(batch[0].Key, err)
 	}
 	replies, err := scripts.ParseBatch(reply)
 	if err != nil {
-		return nil, fmt.Errorf("change usage of %q: %w", key, err)
+		return nil, fmt.Errorf("change usage of %q: %w", batch[0].Key, err)
 	}
 	if len(replies) == 1 && replies[0].Status == scripts.NotInteger {
-		return nil, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, replies[0].Raw)
+		return nil, notInteger(batch[0].Key, replies[0].Raw)
 	}
 	if len(replies) != len(batch) {
-		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", key, len(replies), len(batch))
+		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
 	}
 	results := make([]andromeda.CacheResult, len(replies))
 	for i, r := range replies {
-		results[i] = andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage}
+		if results[i], err = result(batch[i], r); err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
+}
+
+func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
+	reply, err := c.client.Run(ctx, Reduce, []string{key}, amount)
+	if err != nil {
+		return andromeda.CacheResult{}, runError(key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
+	}
+	return result(andromeda.AddUsageArgs{Key: key}, r)
+}
+
+func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) (andromeda.MultiResult, error) {
+	keys := make([]string, len(quotas))
+	args := make([]interface{}, 0, 1+2*len(quotas))
+	args = append(args, quotas[0].Amount)
+	for i, q := range quotas {
+		keys[i] = q.Key
+		args = append(args, q.Limit, absentArg(q))
+	}
+	reply, err := c.client.Run(ctx, MultiAdd, keys, args...)
+	return multiResult(keys, reply, err)
+}
+
+func (c *cache) ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error) {
+	reply, err := c.client.Run(ctx, MultiReduce, keys, amount)
+	return multiResult(keys, reply, err)
+}
+
+func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	ok, err := c.client.SetNX(ctx, key, value, expiration)
+	if err != nil {
+		return false, fmt.Errorf("set %q: %w", key, err)
+	}
+	return ok, nil
+}
+
+func (c *cache) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
+	if err := c.client.Set(ctx, key, value, expiration); err != nil {
+		return fmt.Errorf("set %q: %w", key, err)
+	}
+	return nil
+}
+
+func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
+	usages, found, err := c.GetUsages(ctx, []string{key})
+	if err != nil {
+		return 0, false, err
+	}
+	return usages[0], found[0], nil
+}
+
+func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
+	raws, found, err := c.client.Get(ctx, keys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), err)
+	}
+	usages := make([]int64, len(keys))
+	for i, raw := range raws {
+		if !found[i] {
+			continue
+		}
+		if usages[i], err = strconv.ParseInt(raw, 10, 64); err != nil {
+			return nil, nil, notInteger(keys[i], raw)
+		}
+	}
+	return usages, found, nil
+}
+
+func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
+	return c.client.Lock(ctx, key, ttl)
+}
+
+func keysOf(args andromeda.AddUsageArgs) []string {
+	if args.LimitKey != "" {
+		return []string{args.Key, args.LimitKey}
+	}
+	return []string{args.Key}
 }
 
 // absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
@@ -88,49 +191,40 @@ func absentArg(args andromeda.AddUsageArgs) int64 {
 	return scripts.Milliseconds(args.Expiration)
 }
 
-func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
-	reply, err := c.client.Run(ctx, Reduce, key, amount)
-	return result(key, reply, err)
+// result turns a parsed script reply into a CacheResult.
+func result(args andromeda.AddUsageArgs, r scripts.Reply) (andromeda.CacheResult, error) {
+	if r.Status == scripts.NotInteger {
+		key := args.Key
+		if args.LimitKey != "" {
+			key += " or " + strconv.Quote(args.LimitKey)
+		}
+		return andromeda.CacheResult{}, notInteger(key, r.Raw)
+	}
+	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit}, nil
 }
 
-func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, usage int64, expiration time.Duration) (bool, error) {
-	ok, err := c.client.SetNX(ctx, key, usage, expiration)
+func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiResult, error) {
 	if err != nil {
-		return false, fmt.Errorf("set usage of %q: %w", key, err)
+		return andromeda.MultiResult{}, runError(strings.Join(keys, ", "), err)
 	}
-	return ok, nil
-}
-
-func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
-	raw, found, err := c.client.Get(ctx, key)
+	r, err := scripts.ParseMulti(reply)
 	if err != nil {
-		return 0, false, fmt.Errorf("get usage of %q: %w", key, err)
-	}
-	if !found {
-		return 0, false, nil
-	}
-	usage, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil {
-		return 0, false, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, raw)
-	}
-	return usage, true, nil
-}
-
-func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
-	return c.client.Lock(ctx, key, ttl)
-}
-
-// result turns a script reply into a CacheResult.
-func result(key string, reply interface{}, err error) (andromeda.CacheResult, error) {
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
+		return andromeda.MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
 	if r.Status == scripts.NotInteger {
-		return andromeda.CacheResult{}, fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, r.Raw)
+		return andromeda.MultiResult{}, notInteger(keys[r.Index], r.Raw)
 	}
-	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage}, nil
+	return andromeda.MultiResult{Status: andromeda.CacheStatus(r.Status), Index: r.Index, Usages: r.Usages}, nil
+}
+
+func notInteger(key, raw string) error {
+	return fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, raw)
+}
+
+// runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.
+func runError(keys string, err error) error {
+	if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return fmt.Errorf("change usage of %s: %w (%v)", keys, andromeda.ErrCrossSlot, err)
+	}
+	return fmt.Errorf("change usage of %s: %w", keys, err)
 }

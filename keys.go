@@ -1,0 +1,28 @@
+package andromeda
+
+import "strings"
+
+// LimitKey returns the key where AddUsageOption.CacheLimit keeps the limit of the quota
+// whose usage is at usageKey. It lies in the same Redis Cluster hash slot as usageKey, so
+// one script can read both: usageKey's own hash tag is kept when it has one, and otherwise
+// the whole usageKey becomes the tag ("voucher-1" gives "{voucher-1}:limit"). A usageKey
+// with a "}" but no hash tag cannot be paired this way on a cluster.
+func LimitKey(usageKey string) string { return sameSlotKey(usageKey, ":limit") }
+
+// sameSlotKey returns a key in the same cluster hash slot as key.
+func sameSlotKey(key, suffix string) string {
+	if hasHashTag(key) {
+		return key + suffix
+	}
+	return "{" + key + "}" + suffix
+}
+
+// hasHashTag reports whether Redis Cluster hashes key by a tag: the text between the
+// first "{" and the first "}" after it, when that text is not empty.
+func hasHashTag(key string) bool {
+	open := strings.IndexByte(key, '{')
+	if open < 0 {
+		return false
+	}
+	return strings.IndexByte(key[open+1:], '}') > 0
+}
