@@ -156,3 +156,107 @@ func ExampleListeners() {
 	// quota room-1 usage 4
 	// quota room-1 refused: true
 }
+
+// A campaign of 100 vouchers with at most 2 per user, both counted in one atomic step.
+// The keys share the hash tag {campaign-42}, so this works on a Redis Cluster too.
+func ExampleAddQuotasUsage() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+
+	limit := func(n int64) andromeda.GetQuota {
+		return andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) { return n, nil })
+	}
+	claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{
+		Cache: redisv9.New(client),
+		Quotas: []andromeda.Quota{
+			{GetQuotaLimit: limit(100), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(
+				func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+					return "{" + req.QuotaID + "}:usage", nil
+				})},
+			{GetQuotaLimit: limit(2), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(
+				func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+					return "{" + req.QuotaID + "}:user:" + req.Data.(string), nil
+				})},
+		},
+	})
+	for i := 0; i < 3; i++ {
+		usage, err := claim.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
+		fmt.Println(usage, err)
+	}
+	// Output:
+	// 1 <nil>
+	// 2 <nil>
+	// 0 andromeda: add 1 to quota "campaign-42" (key "{campaign-42}:user:ann"): quota limit exceeded (usage 2, limit 2)
+}
+
+// The limit kept in Redis: read by the add's own script, changed with one call.
+func ExampleSetQuotaLimit() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+	cache := redisv9.New(client)
+
+	key := andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+		return "stock:" + req.QuotaID, nil
+	})
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
+		Cache: cache,
+		// Asked only when Redis has no limit for the quota yet.
+		GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+			return 1, nil
+		}),
+		GetQuotaUsageKey: key,
+		Option:           andromeda.AddUsageOption{CacheLimit: true},
+	})
+	ctx := context.Background()
+	sku := &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: 1}
+	_, err := add.Do(ctx, sku)
+	fmt.Println(err)
+	_, err = add.Do(ctx, sku)
+	fmt.Println(errors.Is(err, andromeda.ErrQuotaLimitExceeded))
+
+	// More stock arrived.
+	_ = andromeda.SetQuotaLimit(ctx, cache, "stock:sku-1", 2, 0)
+	usage, err := add.Do(ctx, sku)
+	fmt.Println(usage, err)
+	// Output:
+	// <nil>
+	// true
+	// 2 <nil>
+}
+
+// The scheduled job that writes usage back to the database skips what Redis does not
+// hold, so it never writes a stale zero.
+func ExampleReadCachedUsages() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+	_ = client.Set(context.Background(), "usage:v-1", 7, 0).Err()
+
+	key := andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+		return "usage:" + req.QuotaID, nil
+	})
+	usages, err := andromeda.ReadCachedUsages(context.Background(), redisv9.New(client), key,
+		[]*andromeda.QuotaRequest{{QuotaID: "v-1"}, {QuotaID: "v-2"}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, u := range usages {
+		if !u.Found {
+			fmt.Println(u.QuotaID, "not in Redis: leave the database as it is")
+			continue
+		}
+		fmt.Println(u.QuotaID, "write", u.Usage) // UPDATE vouchers SET usage = ... WHERE id = ...
+	}
+	// Output:
+	// v-1 write 7
+	// v-2 not in Redis: leave the database as it is
+}

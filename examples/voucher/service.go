@@ -119,15 +119,19 @@ func (s *service) syncUsage(ctx context.Context) (synced int, err error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		usage, found, err := s.cache.GetUsage(ctx, usageKey(id))
-		if err != nil {
-			return synced, err
-		}
-		if !found {
+	vouchers := make([]*andromeda.QuotaRequest, len(ids))
+	for i, id := range ids {
+		vouchers[i] = &andromeda.QuotaRequest{QuotaID: id}
+	}
+	usages, err := andromeda.ReadCachedUsages(ctx, s.cache, usageKeyOf, vouchers)
+	if err != nil {
+		return 0, err
+	}
+	for _, u := range usages {
+		if !u.Found {
 			continue
 		}
-		if err := s.store.setUsage(ctx, id, usage); err != nil {
+		if err := s.store.setUsage(ctx, u.QuotaID, u.Usage); err != nil {
 			return synced, err
 		}
 		synced++

@@ -22,7 +22,14 @@ func TestREADMESamplesAreTheCompiledOnes(t *testing.T) {
 		}
 		sources.WriteString(normalize(string(src)))
 	}
-	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	// The walk-through runs from its heading to the next section of the same level.
+	text := string(readme)
+	start := strings.Index(text, "## How to use it")
+	end := strings.Index(text, "### Several quotas")
+	if start < 0 || end < start {
+		t.Fatal("the README has lost its walk-through section")
+	}
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(text[start:end], -1)
 	checked := 0
 	for _, block := range blocks {
 		if !strings.Contains(strings.ToLower(block[1]), "voucher") {
