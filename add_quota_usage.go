@@ -3,6 +3,7 @@ package andromeda
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // AddQuotaUsageConfig configures AddQuotaUsage. Cache, GetQuotaLimit and
@@ -50,12 +51,16 @@ type AddUsageOption struct {
 	// atomic script: a warm add makes no call to GetQuotaLimit and stays one round trip.
 	// Change a limit with SetQuotaLimit.
 	CacheLimit bool
+	// IdempotencyRetention is how long the outcome of a request with an IdempotencyKey
+	// is kept; 0 means DefaultIdempotencyRetention.
+	IdempotencyRetention time.Duration
 }
 
 type addQuotaUsage struct {
 	usageStep
 	getKey    GetQuotaKey
 	getLimit  GetQuota
+	retention time.Duration
 	usage     *loader
 	limit     *loader    // nil unless Option.CacheLimit
 	coalescer *coalescer // nil unless Option.Coalesce
@@ -79,9 +84,10 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 			irreversible: conf.Option.Irreversible,
 			listener:     conf.Option.Listener,
 		},
-		getKey:   conf.GetQuotaUsageKey,
-		getLimit: conf.GetQuotaLimit,
-		usage:    newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+		getKey:    conf.GetQuotaUsageKey,
+		getLimit:  conf.GetQuotaLimit,
+		retention: conf.Option.IdempotencyRetention,
+		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
 	}
 	if conf.Option.CacheLimit {
 		a.limit = newLimitLoader(conf.Cache, conf.GetQuotaLimit, conf.GetQuotaLimitExpiration, conf.GetQuotaUsageConfig)
@@ -98,12 +104,12 @@ func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, 
 	return a.run(ctx, req)
 }
 
-func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
+func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
 	key, err := usageKey(ctx, a.getKey, qreq)
 	if err != nil {
 		return 0, "", err
 	}
-	args := AddUsageArgs{Key: key, Amount: amount}
+	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
 	} else if args.Limit, err = a.limitOf(ctx, qreq); err != nil {
@@ -119,7 +125,7 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amount i
 	var res CacheResult
 	err = retryMissing(ctx, a.conf, qreq, func() (*missingKey, error) {
 		var err error
-		if a.coalescer != nil {
+		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
 		} else {
 			res, err = a.cache.AddUsage(ctx, args)
@@ -155,9 +161,11 @@ func (a *addQuotaUsage) limitOf(ctx context.Context, qreq *QuotaRequest) (int64,
 	return limit, nil
 }
 
-// undo takes back an add. A key that has gone missing since took the add with it.
-func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, amount int64) error {
-	res, err := a.cache.ReduceUsage(ctx, key, amount)
+// undo takes back an add, and its idempotency record. A key that has gone missing since
+// took the add with it.
+func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
+	idem := forgetting(idempotency(key, opAdd, req, a.retention))
+	res, err := a.cache.ReduceUsage(ctx, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 	if err == nil && res.Status == CacheBelowZero {
 		err = fmt.Errorf("%w (usage %d)", ErrInvalidMinQuotaUsage, res.Usage)
 	}

@@ -31,6 +31,17 @@ type QuotaUsageRequest struct {
 	Usage int64
 	// Data is passed through untouched to your functions, for whatever they need.
 	Data interface{}
+	// IdempotencyKey, when set, makes the change apply at most once within the retention
+	// window (Option.IdempotencyRetention, 24h by default): a repeat with the same key
+	// returns the first outcome, the same usage or the same kind of error, and changes
+	// nothing. Use one key per attempt of one change, such as an order ID: a resent
+	// script or a retried Do then counts once. The record is written by the same atomic
+	// script as the usage, beside it in the same cluster hash slot. An add and a reduce
+	// keep separate records, so the reduce that compensates an add can reuse its key.
+	// When Next fails and the change is undone, its record goes with it, so a retry is a
+	// fresh attempt. Coalesced adds with a key are sent alone; AddQuotasUsage and
+	// ReduceQuotasUsage do not take one.
+	IdempotencyKey string
 }
 
 // GetQuota returns a number for a quota: its limit (GetQuotaLimit) or its usage as kept
@@ -120,6 +131,12 @@ func (c GetQuotaUsageConfig) withDefaults() GetQuotaUsageConfig {
 	}
 	return c
 }
+
+// DefaultIdempotencyRetention is how long an idempotency record is kept by default.
+const DefaultIdempotencyRetention = 24 * time.Hour
+
+// maxIdempotencyKey bounds the length of an idempotency key.
+const maxIdempotencyKey = 256
 
 // MaxAmount is the largest usage, limit or requested amount andromeda accepts: the
 // scripts compare numbers in Lua, which is exact up to 2^53.

@@ -24,10 +24,10 @@ type Cache interface {
 	// Expiration. AddUsageOption.Coalesce uses it.
 	AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error)
 
-	// ReduceUsage subtracts amount from the usage at key in one atomic step, only if the
+	// ReduceUsage subtracts Amount from the usage at Key in one atomic step, only if the
 	// result stays at or above zero; otherwise it changes nothing and reports
 	// CacheBelowZero with the usage it found. An absent key is reported as CacheMissing.
-	ReduceUsage(ctx context.Context, key string, amount int64) (CacheResult, error)
+	ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error)
 
 	// AddUsages adds the same amount to several quotas in one atomic step, all or
 	// nothing: only if every usage stays within its limit. args[i].Amount must be equal.
@@ -74,6 +74,32 @@ type AddUsageArgs struct {
 	// key is reported as CacheMissing and nothing is written.
 	CreateMissing bool
 	Expiration    time.Duration
+	// Idempotency, when set, makes the add apply at most once. Not with AddUsageBatch.
+	Idempotency Idempotency
+}
+
+// ReduceUsageArgs describes one atomic reduce (see Cache.ReduceUsage).
+type ReduceUsageArgs struct {
+	Key    string
+	Amount int64
+	// Idempotency, when set, makes the reduce apply at most once.
+	Idempotency Idempotency
+}
+
+// Idempotency ties a change to a record of its outcome, written in the same atomic step,
+// so that the change applies at most once (see QuotaUsageRequest.IdempotencyKey).
+type Idempotency struct {
+	// RecordKey holds the outcome; empty means no record. It must share the usage key's
+	// cluster hash slot. While it exists, the change is not applied again: its recorded
+	// outcome is returned, with CacheResult.Replayed set. Refusals (limit exceeded, below
+	// zero) are recorded too; a missing usage is not.
+	RecordKey string
+	// Retention is how long the record is kept; it must be positive when RecordKey is set.
+	Retention time.Duration
+	// Forget marks a change that takes back the one RecordKey records (the undo of an add
+	// or a reduce): it applies only while the record exists, with no limit check, and
+	// deletes the record, so that taking back twice changes nothing.
+	Forget bool
 }
 
 // CacheStatus says how an atomic usage change ended.
@@ -118,6 +144,9 @@ type CacheResult struct {
 	Usage int64
 	// Limit is the limit the add was checked against (adds only).
 	Limit int64
+	// Replayed is true when the outcome was read from an idempotency record: nothing
+	// changed this time.
+	Replayed bool
 }
 
 // MultiResult is the outcome of an all-or-nothing change to several quotas.

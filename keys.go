@@ -26,3 +26,9 @@ func hasHashTag(key string) bool {
 	}
 	return strings.IndexByte(key[open+1:], '}') > 0
 }
+
+// recordKey is where the outcome of the op with idempotencyKey on the usage at usageKey is
+// recorded: in usageKey's hash slot.
+func recordKey(usageKey, op, idempotencyKey string) string {
+	return sameSlotKey(usageKey, ":idempotency:"+op+":"+idempotencyKey)
+}

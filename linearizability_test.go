@@ -75,7 +75,8 @@ func (c incrementThenCheck) AddUsage(ctx context.Context, args andromeda.AddUsag
 	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
 }
 
-func (c incrementThenCheck) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
+func (c incrementThenCheck) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
+	key, amount := args.Key, args.Amount
 	if n, err := c.client.Exists(ctx, key).Result(); err != nil || n == 0 {
 		return andromeda.CacheResult{Status: andromeda.CacheMissing}, err
 	}

@@ -109,7 +109,10 @@ func newQuotaSet(name string, cache Cache, quotas []Quota, conf GetQuotaUsageCon
 }
 
 // keys returns each quota's usage key; they must be distinct.
-func (s quotaSet) keys(ctx context.Context, qreq *QuotaRequest) ([]string, error) {
+func (s quotaSet) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) ([]string, error) {
+	if req.IdempotencyKey != "" {
+		return nil, invalid("IdempotencyKey is not supported when changing several quotas at once")
+	}
 	keys := make([]string, len(s.quotas))
 	seen := make(map[string]int, len(s.quotas))
 	for i, q := range s.quotas {
@@ -144,11 +147,12 @@ func (a *addQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64,
 	return a.run(ctx, req)
 }
 
-func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
-	keys, err := a.quotas.keys(ctx, qreq)
+func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+	keys, err := a.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return 0, "", err
 	}
+	amount := req.Usage
 	args := make([]AddUsageArgs, len(keys))
 	for i, q := range a.quotas.quotas {
 		limit, err := q.GetQuotaLimit.Do(ctx, qreq)
@@ -187,13 +191,13 @@ func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, amount 
 }
 
 // undo takes the add back from each quota; a key gone missing since took it with it.
-func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, amount int64) error {
-	keys, err := a.quotas.keys(ctx, qreq)
+func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest) error {
+	keys, err := a.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return err
 	}
 	for _, key := range keys {
-		res, err := a.cache.ReduceUsage(ctx, key, amount)
+		res, err := a.cache.ReduceUsage(ctx, ReduceUsageArgs{Key: key, Amount: req.Usage})
 		if err == nil && res.Status == CacheBelowZero {
 			err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, key, res.Usage)
 		}
@@ -214,11 +218,12 @@ func (r *reduceQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int
 	return r.run(ctx, req)
 }
 
-func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
-	keys, err := r.quotas.keys(ctx, qreq)
+func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+	keys, err := r.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return 0, "", err
 	}
+	amount := req.Usage
 	var res MultiResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
@@ -241,13 +246,13 @@ func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, amou
 }
 
 // undo puts the reduce back on each quota; a key gone missing since took it with it.
-func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, amount int64) error {
-	keys, err := r.quotas.keys(ctx, qreq)
+func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest) error {
+	keys, err := r.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return err
 	}
 	for _, key := range keys {
-		if _, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: amount, Limit: noLimit}); err != nil {
+		if _, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: req.Usage, Limit: noLimit}); err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
 	}

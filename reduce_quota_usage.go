@@ -3,6 +3,7 @@ package andromeda
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // ReduceQuotaUsageConfig configures ReduceQuotaUsage. Cache and GetQuotaUsageKey are
@@ -32,12 +33,16 @@ type ReduceUsageOption struct {
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the reduce even when Next fails.
 	Irreversible bool
+	// IdempotencyRetention is how long the outcome of a request with an IdempotencyKey
+	// is kept; 0 means DefaultIdempotencyRetention.
+	IdempotencyRetention time.Duration
 }
 
 type reduceQuotaUsage struct {
 	usageStep
-	getKey GetQuotaKey
-	usage  *loader
+	getKey    GetQuotaKey
+	usage     *loader
+	retention time.Duration
 }
 
 // ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
@@ -57,8 +62,9 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 			irreversible: conf.Option.Irreversible,
 			listener:     conf.Option.Listener,
 		},
-		getKey: conf.GetQuotaUsageKey,
-		usage:  newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+		getKey:    conf.GetQuotaUsageKey,
+		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
+		retention: conf.Option.IdempotencyRetention,
 	}
 	r.changer = r
 	return r
@@ -69,15 +75,16 @@ func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int6
 	return r.run(ctx, req)
 }
 
-func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amount int64) (int64, string, error) {
+func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
 	key, err := usageKey(ctx, r.getKey, qreq)
 	if err != nil {
 		return 0, "", err
 	}
+	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opReduce, req, r.retention)}
 	var res CacheResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = r.cache.ReduceUsage(ctx, key, amount)
+		res, err = r.cache.ReduceUsage(ctx, args)
 		if err == nil && res.Status == CacheMissing && r.usage.get != nil {
 			return &missingKey{r.usage, key}, nil
 		}
@@ -92,9 +99,11 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, amoun
 	return res.Usage, key, nil
 }
 
-// undo puts back a reduce. A key that has gone missing since took the reduce with it.
-func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, amount int64) error {
-	_, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: amount, Limit: noLimit})
+// undo puts back a reduce, and takes its idempotency record. A key that has gone missing
+// since took the reduce with it.
+func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
+	idem := forgetting(idempotency(key, opReduce, req, r.retention))
+	_, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: req.Usage, Limit: noLimit, Idempotency: idem})
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}

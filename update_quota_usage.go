@@ -3,6 +3,7 @@ package andromeda
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // usageStep holds what every change shares: checking the request, running Next and
@@ -19,12 +20,12 @@ type usageStep struct {
 
 // usageChanger is what each kind of change does its own way.
 type usageChanger interface {
-	// change applies amount to the quota qreq names and returns the usage after it and
-	// the key it changed. Its error may be a *QuotaError with Err, Key, Limit and Usage
-	// set; run fills in the rest.
-	change(ctx context.Context, qreq *QuotaRequest, amount int64) (usage int64, key string, err error)
+	// change applies req.Usage to the quota qreq names and returns the usage after it
+	// and the key it changed. Its error may be a *QuotaError with Err, Key, Limit and
+	// Usage set; run fills in the rest.
+	change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (usage int64, key string, err error)
 	// undo takes a successful change back.
-	undo(ctx context.Context, qreq *QuotaRequest, key string, amount int64) error
+	undo(ctx context.Context, qreq *QuotaRequest, key string, req *QuotaUsageRequest) error
 }
 
 // run checks the request and changes the usage; then runs Next, undoing the change if
@@ -40,7 +41,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
-	usage, key, err := s.changer.change(ctx, qreq, req.Usage)
+	usage, key, err := s.changer.change(ctx, qreq, req)
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
@@ -53,7 +54,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req.Usage); undoErr != nil {
+		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req); undoErr != nil {
 			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
 				err, s.op, req.Usage, key, undoErr)
 		}
@@ -88,6 +89,8 @@ func checkRequest(ctx context.Context, req *QuotaUsageRequest) error {
 		return invalid("usage must be positive, got %d", req.Usage)
 	case req.Usage > MaxAmount:
 		return invalid("usage %d is above the maximum %d", req.Usage, int64(MaxAmount))
+	case len(req.IdempotencyKey) > maxIdempotencyKey:
+		return invalid("idempotency key of %d bytes, want at most %d", len(req.IdempotencyKey), maxIdempotencyKey)
 	}
 	return nil
 }
@@ -101,6 +104,23 @@ func usageKey(ctx context.Context, getKey GetQuotaKey, req *QuotaRequest) (strin
 		return "", invalid("GetQuotaUsageKey returned an empty key")
 	}
 	return key, nil
+}
+
+// idempotency returns the record for op's change of the usage at key, if req has a key.
+func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration) Idempotency {
+	if req.IdempotencyKey == "" {
+		return Idempotency{}
+	}
+	if retention <= 0 {
+		retention = DefaultIdempotencyRetention
+	}
+	return Idempotency{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention}
+}
+
+// forgetting returns the record of a change with Forget set, for its undo.
+func forgetting(idem Idempotency) Idempotency {
+	idem.Forget = idem.RecordKey != ""
+	return idem
 }
 
 // mustHave panics, naming the missing config field: a programmer error, caught at start-up.

@@ -62,6 +62,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ReduceUsagesAllOrNothing", testReduceUsages},
 		{"SetValue", testSetValue},
 		{"GetUsages", testGetUsages},
+		{"IdempotentAdd", testIdempotentAdd},
+		{"IdempotentReduce", testIdempotentReduce},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
@@ -122,7 +124,7 @@ func testAddCreateMissing(t *testing.T, h Harness) {
 func testReduce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	res, err := h.Cache.ReduceUsage(ctx, "k", 5)
+	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 5})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, res)
 	assertRaw(t, h, "k", "0")
@@ -131,14 +133,14 @@ func testReduce(t *testing.T, h Harness) {
 func testReduceBelowZero(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "2"))
-	res, err := h.Cache.ReduceUsage(ctx, "k", 3)
+	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: 2}, res)
 	assertRaw(t, h, "k", "2")
 }
 
 func testReduceMissing(t *testing.T, h Harness) {
-	res, err := h.Cache.ReduceUsage(context.Background(), "k", 1)
+	res, err := h.Cache.ReduceUsage(context.Background(), andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assertAbsent(t, h, "k")
@@ -150,7 +152,7 @@ func testNonInteger(t *testing.T, h Harness) {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
 		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
-		_, err = h.Cache.ReduceUsage(ctx, "k", 1)
+		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
 		_, _, err = h.Cache.GetUsage(ctx, "k")
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
@@ -216,7 +218,7 @@ func testCancelledContext(t *testing.T, h Harness) {
 	cancel()
 	_, err := h.Cache.AddUsage(cancelled, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = h.Cache.ReduceUsage(cancelled, "k", 1)
+	_, err = h.Cache.ReduceUsage(cancelled, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = h.Cache.SetUsageIfAbsent(cancelled, "other", 1, 0)
 	assert.ErrorIs(t, err, context.Canceled)
@@ -446,6 +448,74 @@ func testGetUsages(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "e", "five"))
 	_, _, err = h.Cache.GetUsages(ctx, keys)
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+}
+
+func testIdempotentAdd(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "5"))
+	record := andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}
+	args := andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10, Idempotency: record}
+	first, err := h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, first)
+	again, err := h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, again)
+	assertRaw(t, h, "k", "8")
+	assertTTL(t, h, "{k}:rec", time.Hour)
+
+	// A refusal is recorded too: the same request stays refused.
+	refused := andromeda.AddUsageArgs{Key: "k", Amount: 5, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec2", Retention: time.Hour}}
+	res, err := h.Cache.AddUsage(ctx, refused)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
+	refused.Limit = 100
+	res, err = h.Cache.AddUsage(ctx, refused)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10, Replayed: true}, res)
+	assertRaw(t, h, "k", "8")
+
+	// Taking the add back deletes its record, once.
+	undo := andromeda.ReduceUsageArgs{Key: "k", Amount: 3, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
+	res, err = h.Cache.ReduceUsage(ctx, undo)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, res)
+	res, err = h.Cache.ReduceUsage(ctx, undo)
+	require.NoError(t, err)
+	assert.True(t, res.Replayed)
+	assertRaw(t, h, "k", "5")
+	assertAbsent(t, h, "{k}:rec")
+	res, err = h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
+
+	// A missing usage is not recorded.
+	missing := andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{none}:rec", Retention: time.Hour}}
+	res, err = h.Cache.AddUsage(ctx, missing)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assertAbsent(t, h, "{none}:rec")
+}
+
+func testIdempotentReduce(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "5"))
+	args := andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}}
+	for i := 0; i < 3; i++ {
+		res, err := h.Cache.ReduceUsage(ctx, args)
+		require.NoError(t, err)
+		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3, Replayed: i > 0}, res)
+	}
+	assertRaw(t, h, "k", "3")
+
+	// Putting the reduce back deletes its record, once.
+	undo := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
+	for i := 0; i < 2; i++ {
+		_, err := h.Cache.AddUsage(ctx, undo)
+		require.NoError(t, err)
+	}
+	assertRaw(t, h, "k", "5")
+	assertAbsent(t, h, "{k}:rec")
 }
 
 func assertRaw(t *testing.T, h Harness, key, want string) {

@@ -54,14 +54,17 @@ type Reply struct {
 	Status int64
 	Usage  int64
 	Limit  int64 // Add only
+	// Replayed is true when the outcome comes from an idempotency record.
+	Replayed bool
 	// Raw is the stored value when Status is NotInteger.
 	Raw string
 }
 
-// Parse reads the {status, usage[, limit]} array that Add and Reduce return.
+// Parse reads the {status, usage[, limit[, replayed]]} array that Add, AddBatch and
+// Reduce return.
 func Parse(reply interface{}) (Reply, error) {
 	fields, ok := reply.([]interface{})
-	if !ok || len(fields) < 2 || len(fields) > 3 {
+	if !ok || len(fields) < 2 || len(fields) > 4 {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	status, ok := fields[0].(int64)
@@ -77,10 +80,17 @@ func Parse(reply interface{}) (Reply, error) {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	r := Reply{Status: status, Usage: usage}
-	if len(fields) == 3 {
+	if len(fields) >= 3 {
 		if r.Limit, ok = fields[2].(int64); !ok {
 			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 		}
+	}
+	if len(fields) == 4 {
+		replayed, ok := fields[3].(int64)
+		if !ok {
+			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
+		}
+		r.Replayed = replayed == 1
 	}
 	return r, nil
 }

@@ -59,7 +59,13 @@ type cache struct {
 }
 
 func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	reply, err := c.client.Run(ctx, Add, keysOf(args), args.Amount, args.Limit, absentArg(args))
+	keys := []string{args.Key}
+	hasLimitKey := 0
+	if args.LimitKey != "" {
+		keys, hasLimitKey = append(keys, args.LimitKey), 1
+	}
+	keys, retention, mode := withRecord(keys, args.Idempotency)
+	reply, err := c.client.Run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -79,7 +85,11 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	for _, a := range batch {
 		args = append(args, a.Amount, a.Limit)
 	}
-	reply, err := c.client.Run(ctx, AddBatch, keysOf(batch[0]), args...)
+	keys := []string{batch[0].Key}
+	if batch[0].LimitKey != "" {
+		keys = append(keys, batch[0].LimitKey)
+	}
+	reply, err := c.client.Run(ctx, AddBatch, keys, args...)
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
 	}
@@ -102,16 +112,30 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	return results, nil
 }
 
-func (c *cache) ReduceUsage(ctx context.Context, key string, amount int64) (andromeda.CacheResult, error) {
-	reply, err := c.client.Run(ctx, Reduce, []string{key}, amount)
+func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
+	keys, retention, mode := withRecord([]string{args.Key}, args.Idempotency)
+	reply, err := c.client.Run(ctx, Reduce, keys, args.Amount, retention, mode)
 	if err != nil {
-		return andromeda.CacheResult{}, runError(key, err)
+		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", key, err)
+		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
-	return result(andromeda.AddUsageArgs{Key: key}, r)
+	return result(andromeda.AddUsageArgs{Key: args.Key}, r)
+}
+
+// withRecord adds an idempotency record's key to keys, and returns the scripts' retention
+// (ms, 0 for no record) and mode arguments.
+func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, string) {
+	if idem.RecordKey == "" {
+		return keys, 0, "none"
+	}
+	mode := "record"
+	if idem.Forget {
+		mode = "forget"
+	}
+	return append(keys, idem.RecordKey), scripts.Milliseconds(idem.Retention), mode
 }
 
 func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) (andromeda.MultiResult, error) {
@@ -175,13 +199,6 @@ func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (androm
 	return c.client.Lock(ctx, key, ttl)
 }
 
-func keysOf(args andromeda.AddUsageArgs) []string {
-	if args.LimitKey != "" {
-		return []string{args.Key, args.LimitKey}
-	}
-	return []string{args.Key}
-}
-
 // absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
 // more starts it at zero with that expiration in milliseconds.
 func absentArg(args andromeda.AddUsageArgs) int64 {
@@ -200,7 +217,7 @@ func result(args andromeda.AddUsageArgs, r scripts.Reply) (andromeda.CacheResult
 		}
 		return andromeda.CacheResult{}, notInteger(key, r.Raw)
 	}
-	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit}, nil
+	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
 func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiResult, error) {
