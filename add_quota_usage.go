@@ -112,7 +112,7 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *Quo
 	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
-	} else if args.Limit, err = a.limitOf(ctx, qreq); err != nil {
+	} else if args.Limit, err = quotaLimit(ctx, a.getLimit, qreq); err != nil {
 		return 0, key, err
 	}
 	if a.usage.get == nil {
@@ -149,9 +149,9 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *Quo
 	return res.Usage, key, nil
 }
 
-// limitOf asks GetQuotaLimit for the limit.
-func (a *addQuotaUsage) limitOf(ctx context.Context, qreq *QuotaRequest) (int64, error) {
-	limit, err := a.getLimit.Do(ctx, qreq)
+// quotaLimit asks GetQuotaLimit for the limit, and checks it.
+func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int64, error) {
+	limit, err := getLimit.Do(ctx, qreq)
 	if err != nil {
 		return 0, fmt.Errorf("get quota limit: %w", err)
 	}

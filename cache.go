@@ -52,6 +52,10 @@ type Cache interface {
 	// (one per cluster node); found[i] is false when keys[i] is absent.
 	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
 
+	// ChangeHold reserves, commits or cancels a hold on the usage at args.Key (see
+	// QuotaHolds), in one atomic step that first releases the quota's expired holds.
+	ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error)
+
 	// Lock takes a lock on key that expires after ttl unless released first. When another
 	// holder has it, Lock fails at once with an error wrapping ErrLockedKey.
 	Lock(ctx context.Context, key string, ttl time.Duration) (ReleaseFunc, error)
@@ -102,6 +106,33 @@ type Idempotency struct {
 	Forget bool
 }
 
+// HoldOp is what ChangeHold does.
+type HoldOp int
+
+// The hold operations.
+const (
+	HoldReserve HoldOp = iota
+	HoldCommit
+	HoldCancel
+)
+
+// HoldArgs describes one hold operation (see Cache.ChangeHold). The keys that keep the
+// holds are derived from Key and share its cluster hash slot.
+type HoldArgs struct {
+	Op     HoldOp
+	Key    string // the usage, which counts committed usage plus active holds
+	HoldID string
+	// For HoldReserve: the amount to hold, the limit, how long the hold lasts, and what to
+	// do with an absent usage, as in AddUsageArgs.
+	Amount, Limit int64
+	HoldFor       time.Duration
+	CreateMissing bool
+	Expiration    time.Duration
+	// Retention is how long a closed hold is remembered, so that commit and cancel can
+	// be repeated.
+	Retention time.Duration
+}
+
 // CacheStatus says how an atomic usage change ended.
 type CacheStatus int
 
@@ -117,6 +148,14 @@ const (
 	CacheBelowZero
 	// CacheLimitMissing: AddUsageArgs.LimitKey is absent; nothing was changed.
 	CacheLimitMissing
+	// CacheHoldExpired: the hold expired and was released; nothing was changed.
+	CacheHoldExpired
+	// CacheHoldCancelled: the hold was cancelled; nothing was changed.
+	CacheHoldCancelled
+	// CacheHoldNotFound: there is no such hold, or it is long forgotten.
+	CacheHoldNotFound
+	// CacheHoldCommitted: the hold was committed; nothing was changed.
+	CacheHoldCommitted
 )
 
 // String names the status.
@@ -132,6 +171,14 @@ func (s CacheStatus) String() string {
 		return "below zero"
 	case CacheLimitMissing:
 		return "limit missing"
+	case CacheHoldExpired:
+		return "hold expired"
+	case CacheHoldCancelled:
+		return "hold cancelled"
+	case CacheHoldNotFound:
+		return "hold not found"
+	case CacheHoldCommitted:
+		return "hold committed"
 	}
 	return "unknown"
 }

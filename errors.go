@@ -27,6 +27,15 @@ var (
 	// ErrInvalidCachedUsage: the value stored at the usage (or limit) key is not a whole
 	// number.
 	ErrInvalidCachedUsage = errors.New("cached quota usage is not an integer")
+	// ErrHoldExpired: the hold was neither committed nor cancelled in time, and its
+	// quota was released.
+	ErrHoldExpired = errors.New("quota hold expired")
+	// ErrHoldNotFound: no hold has that ID, or it closed longer ago than its retention.
+	ErrHoldNotFound = errors.New("quota hold not found")
+	// ErrHoldCommitted: the hold was committed, so it cannot be cancelled or reserved again.
+	ErrHoldCommitted = errors.New("quota hold already committed")
+	// ErrHoldCancelled: the hold was cancelled, so it cannot be committed or reserved again.
+	ErrHoldCancelled = errors.New("quota hold already cancelled")
 	// ErrCrossSlot: the keys of one all-or-nothing operation are in different Redis
 	// Cluster hash slots. Give them a common hash tag, such as "{campaign-42}:usage" and
 	// "{campaign-42}:user:7", or chain the quotas with Next instead.

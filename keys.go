@@ -32,3 +32,14 @@ func hasHashTag(key string) bool {
 func recordKey(usageKey, op, idempotencyKey string) string {
 	return sameSlotKey(usageKey, ":idempotency:"+op+":"+idempotencyKey)
 }
+
+// HoldKeys returns the keys that keep the holds of the usage at usageKey: active holds
+// by expiry, their amounts, closed holds, and when to forget them.
+func HoldKeys(usageKey string) [4]string {
+	return [4]string{
+		sameSlotKey(usageKey, ":holds"),
+		sameSlotKey(usageKey, ":hold-amounts"),
+		sameSlotKey(usageKey, ":holds-closed"),
+		sameSlotKey(usageKey, ":holds-forget-at"),
+	}
+}

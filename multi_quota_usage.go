@@ -155,13 +155,9 @@ func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *Qu
 	amount := req.Usage
 	args := make([]AddUsageArgs, len(keys))
 	for i, q := range a.quotas.quotas {
-		limit, err := q.GetQuotaLimit.Do(ctx, qreq)
+		limit, err := quotaLimit(ctx, q.GetQuotaLimit, qreq)
 		if err != nil {
-			return 0, keys[i], fmt.Errorf("get quota limit: %w", err)
-		}
-		if limit < 0 || limit > MaxAmount {
-			return 0, keys[i], &QuotaError{Key: keys[i], Limit: limit,
-				Err: invalid("GetQuotaLimit of quota %d returned %d, want 0 to %d", i, limit, int64(MaxAmount))}
+			return 0, keys[i], err
 		}
 		args[i] = AddUsageArgs{Key: keys[i], Amount: amount, Limit: limit}
 		if l := a.quotas.loaders[i]; l.get == nil {

@@ -16,6 +16,7 @@ type usageStep struct {
 	irreversible bool
 	listener     UpdateQuotaUsageListener
 	changer      usageChanger // the add or reduce that embeds this step
+	zeroUsageOK  bool         // commit and cancel of a hold take their amount from the hold
 }
 
 // usageChanger is what each kind of change does its own way.
@@ -37,7 +38,7 @@ func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest) (int64, err
 }
 
 func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	if err := checkRequest(ctx, req); err != nil {
+	if err := checkRequest(ctx, req, s.zeroUsageOK); err != nil {
 		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
@@ -79,13 +80,13 @@ func (s *usageStep) fail(req *QuotaUsageRequest, key string, err error) *QuotaEr
 	return qerr
 }
 
-func checkRequest(ctx context.Context, req *QuotaUsageRequest) error {
+func checkRequest(ctx context.Context, req *QuotaUsageRequest, zeroOK bool) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case req == nil:
 		return invalid("nil request")
-	case req.Usage <= 0:
+	case req.Usage < 0 || req.Usage == 0 && !zeroOK:
 		return invalid("usage must be positive, got %d", req.Usage)
 	case req.Usage > MaxAmount:
 		return invalid("usage %d is above the maximum %d", req.Usage, int64(MaxAmount))

@@ -64,6 +64,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"GetUsages", testGetUsages},
 		{"IdempotentAdd", testIdempotentAdd},
 		{"IdempotentReduce", testIdempotentReduce},
+		{"Holds", testHolds},
+		{"HoldsExpire", testHoldsExpire},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
@@ -516,6 +518,60 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	}
 	assertRaw(t, h, "k", "5")
 	assertAbsent(t, h, "{k}:rec")
+}
+
+func hold(op andromeda.HoldOp, id string, amount int64) andromeda.HoldArgs {
+	return andromeda.HoldArgs{Op: op, Key: "k", HoldID: id, Amount: amount, Limit: 10, HoldFor: time.Minute, Retention: time.Hour}
+}
+
+func testHolds(t *testing.T, h Harness) {
+	ctx := context.Background()
+	change := func(args andromeda.HoldArgs) andromeda.CacheResult {
+		t.Helper()
+		res, err := h.Cache.ChangeHold(ctx, args)
+		require.NoError(t, err)
+		return res
+	}
+	assert.Equal(t, andromeda.CacheMissing, change(hold(andromeda.HoldReserve, "a", 2)).Status)
+	assertAbsent(t, h, "k")
+
+	require.NoError(t, h.SetRaw(ctx, "k", "3"))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, change(hold(andromeda.HoldReserve, "a", 2)))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldReserve, "a", 2)))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 5}, change(hold(andromeda.HoldReserve, "b", 6)))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9}, change(hold(andromeda.HoldReserve, "b", 4)))
+	assertRaw(t, h, "k", "9") // committed 3 + held 2 + 4
+
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9}, change(hold(andromeda.HoldCommit, "a", 0)))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9, Replayed: true}, change(hold(andromeda.HoldCommit, "a", 0)))
+	assert.Equal(t, andromeda.CacheHoldCommitted, change(hold(andromeda.HoldCancel, "a", 0)).Status)
+	assert.Equal(t, andromeda.CacheHoldCommitted, change(hold(andromeda.HoldReserve, "a", 2)).Status)
+
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, change(hold(andromeda.HoldCancel, "b", 0)))
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldCancel, "b", 0)))
+	assert.Equal(t, andromeda.CacheHoldCancelled, change(hold(andromeda.HoldCommit, "b", 0)).Status)
+	assert.Equal(t, andromeda.CacheHoldNotFound, change(hold(andromeda.HoldCommit, "never", 0)).Status)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldCancel, "never", 0)))
+	assertRaw(t, h, "k", "5")
+}
+
+func testHoldsExpire(t *testing.T, h Harness) {
+	ctx := context.Background()
+	require.NoError(t, h.SetRaw(ctx, "k", "0"))
+	short := hold(andromeda.HoldReserve, "a", 4)
+	short.HoldFor = 100 * time.Millisecond
+	_, err := h.Cache.ChangeHold(ctx, short)
+	require.NoError(t, err)
+	assertRaw(t, h, "k", "4")
+	time.Sleep(250 * time.Millisecond) // the scripts read the server's clock
+
+	res, err := h.Cache.ChangeHold(ctx, hold(andromeda.HoldCommit, "a", 0))
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res, "released, and too late to commit")
+	assertRaw(t, h, "k", "0")
+	res, err = h.Cache.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
+	require.NoError(t, err)
+	assert.True(t, res.Replayed, "cancelling an expired hold changes nothing")
 }
 
 func assertRaw(t *testing.T, h Harness, key, want string) {

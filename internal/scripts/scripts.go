@@ -33,6 +33,11 @@ var MultiAdd string
 //go:embed multi_reduce.lua
 var MultiReduce string
 
+// Hold reserves, commits and cancels holds (see hold.lua).
+//
+//go:embed hold.lua
+var Hold string
+
 // Unlock releases a lock taken with SET NX only if it still holds the holder's token
 // (see unlock.lua).
 //
@@ -46,6 +51,10 @@ const (
 	LimitExceeded = 2
 	BelowZero     = 3
 	LimitMissing  = 4
+	HoldExpired   = 5
+	HoldCancelled = 6
+	HoldNotFound  = 7
+	HoldCommitted = 8
 	NotInteger    = 9
 )
 

@@ -23,6 +23,7 @@ const (
 	Reduce                    // scripts.Reduce
 	MultiAdd                  // scripts.MultiAdd
 	MultiReduce               // scripts.MultiReduce
+	Hold                      // scripts.Hold
 )
 
 // Sources maps each Script to its Lua source, for the adapters to load.
@@ -32,6 +33,7 @@ var Sources = map[Script]string{
 	Reduce:      scripts.Reduce,
 	MultiAdd:    scripts.MultiAdd,
 	MultiReduce: scripts.MultiReduce,
+	Hold:        scripts.Hold,
 }
 
 // Client is what the cache needs from a Redis client, in types that do not depend on the
@@ -153,6 +155,24 @@ func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) 
 func (c *cache) ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error) {
 	reply, err := c.client.Run(ctx, MultiReduce, keys, amount)
 	return multiResult(keys, reply, err)
+}
+
+var holdModes = map[andromeda.HoldOp]string{andromeda.HoldReserve: "reserve", andromeda.HoldCommit: "commit", andromeda.HoldCancel: "cancel"}
+
+func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error) {
+	holdKeys := andromeda.HoldKeys(args.Key)
+	keys := append([]string{args.Key}, holdKeys[:]...)
+	absent := absentArg(andromeda.AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
+	reply, err := c.client.Run(ctx, Hold, keys, holdModes[args.Op], args.HoldID, args.Amount, args.Limit,
+		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
+	if err != nil {
+		return andromeda.CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return andromeda.CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
+	}
+	return result(andromeda.AddUsageArgs{Key: args.Key}, r)
 }
 
 func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
