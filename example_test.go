@@ -260,3 +260,42 @@ func ExampleReadCachedUsages() {
 	// v-1 write 7
 	// v-2 not in Redis: leave the database as it is
 }
+
+// A two-phase claim: the quota is held while the order is written, then committed. Had
+// the process died in between, the hold would have been released after HoldFor.
+func ExampleNewQuotaHolds() {
+	server := miniredis.NewMiniRedis()
+	_ = server.Start()
+	defer server.Close()
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	defer client.Close()
+
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+		Cache: redisv9.New(client),
+		GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+			return 3, nil
+		}),
+		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			return "stock:" + req.QuotaID, nil
+		}),
+		HoldFor: 10 * time.Minute,
+	})
+	ctx := context.Background()
+	order := &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: 2, IdempotencyKey: "order-1001"}
+
+	usage, err := holds.Reserve.Do(ctx, order)
+	fmt.Println("held, usage", usage, err)
+	_, err = holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: 2, IdempotencyKey: "order-1002"})
+	fmt.Println("second order:", errors.Is(err, andromeda.ErrQuotaLimitExceeded))
+
+	// ... the order is written to the database ...
+	usage, err = holds.Commit.Do(ctx, order)
+	fmt.Println("committed, usage", usage, err)
+	usage, err = holds.Commit.Do(ctx, order) // a retry changes nothing
+	fmt.Println("committed again, usage", usage, err)
+	// Output:
+	// held, usage 2 <nil>
+	// second order: true
+	// committed, usage 2 <nil>
+	// committed again, usage 2 <nil>
+}
