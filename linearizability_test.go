@@ -12,7 +12,7 @@ import (
 )
 
 var linearizabilityWorkload = workload{
-	clients: 8, opsPerClient: 300, quotas: []string{"q1", "q2", "q3"}, limit: 20, maxAmount: 5,
+	clients: 8, opsPerClient: 300, quotas: []string{"q1", "q2", "q3"}, limit: 20, maxAmount: 5, idempotent: 30,
 }
 
 // Histories of concurrent adds and reduces on real Redis are linearizable against a
@@ -27,7 +27,8 @@ func TestLinearizable(t *testing.T) {
 		linearizabilityWorkload.drive(h, time.Now().UnixNano(), newAdd(b, db, nil), newReduce(b, db, nil))
 		require.Zero(t, h.unknown.Load(), "a healthy Redis leaves no outcome unknown")
 		h.check(t)
-		t.Logf("%d operations checked: %d applied, %d refused", len(h.ops), h.applied.Load(), h.refused.Load())
+		t.Logf("%d operations checked (%d with an idempotency key): %d applied, %d refused",
+			len(h.ops), h.withKey(), h.applied.Load(), h.refused.Load())
 	})
 }
 

@@ -33,6 +33,9 @@ type opInput struct {
 	kind   opKind
 	amount int64
 	limit  int64
+	// idemKey, when set, is the request's IdempotencyKey: the first outcome for this kind
+	// of change with this key is recorded, and every repeat returns it and changes nothing.
+	idemKey string
 }
 
 type outcome int
@@ -48,6 +51,23 @@ type opOutput struct {
 	usage   int64
 }
 
+// counterState is a quota's usage and the outcomes recorded under idempotency keys.
+type counterState struct {
+	usage    int64
+	recorded map[string]opOutput // by kind and key; never changed in place
+}
+
+func (s counterState) with(usage int64, record string, out opOutput) counterState {
+	next := counterState{usage: usage, recorded: make(map[string]opOutput, len(s.recorded)+1)}
+	for k, v := range s.recorded {
+		next.recorded[k] = v
+	}
+	if record != "" {
+		next.recorded[record] = out
+	}
+	return next
+}
+
 var counterModel = porcupine.NondeterministicModel{
 	Partition: func(ops []porcupine.Operation) [][]porcupine.Operation {
 		byQuota := map[string][]porcupine.Operation{}
@@ -61,30 +81,56 @@ var counterModel = porcupine.NondeterministicModel{
 		}
 		return partitions
 	},
-	Init: func() []interface{} { return []interface{}{int64(0)} },
+	Init: func() []interface{} { return []interface{}{counterState{}} },
 	Step: func(state, input, output interface{}) []interface{} {
-		usage, in, out := state.(int64), input.(opInput), output.(opOutput)
-		next, fits := usage+in.amount, usage+in.amount <= in.limit
-		if in.kind == opReduceKind {
-			next, fits = usage-in.amount, usage-in.amount >= 0
+		st, in, out := state.(counterState), input.(opInput), output.(opOutput)
+		record := ""
+		if in.idemKey != "" {
+			record = fmt.Sprint(in.kind, ":", in.idemKey)
+			if first, ok := st.recorded[record]; ok { // a repeat: the first outcome, no change
+				if out.outcome == unknown || out == first {
+					return []interface{}{st}
+				}
+				return nil
+			}
 		}
+		next, fits := st.usage+in.amount, st.usage+in.amount <= in.limit
+		if in.kind == opReduceKind {
+			next, fits = st.usage-in.amount, st.usage-in.amount >= 0
+		}
+		appliedState := st.with(next, record, opOutput{outcome: applied, usage: next})
+		refusedState := st.with(st.usage, record, opOutput{outcome: refused, usage: st.usage})
 		switch {
 		case out.outcome == applied && fits && out.usage == next:
-			return []interface{}{next}
-		case out.outcome == refused && !fits && out.usage == usage:
-			return []interface{}{usage}
+			return []interface{}{appliedState}
+		case out.outcome == refused && !fits && out.usage == st.usage:
+			return []interface{}{refusedState}
 		case out.outcome == unknown && fits:
-			return []interface{}{usage, next}
+			return []interface{}{st, appliedState}
+		case out.outcome == unknown && record != "":
+			return []interface{}{st, refusedState}
 		case out.outcome == unknown:
-			return []interface{}{usage}
+			return []interface{}{st}
 		}
 		return nil
+	},
+	Equal: func(a, b interface{}) bool {
+		x, y := a.(counterState), b.(counterState)
+		if x.usage != y.usage || len(x.recorded) != len(y.recorded) {
+			return false
+		}
+		for k, v := range x.recorded {
+			if w, ok := y.recorded[k]; !ok || w != v {
+				return false
+			}
+		}
+		return true
 	},
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(opInput), output.(opOutput)
 		kind := map[opKind]string{opAddKind: "add", opReduceKind: "reduce"}[in.kind]
 		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown"}[out.outcome]
-		return fmt.Sprintf("%s(%s, %d) -> %s %d", kind, in.quota, in.amount, result, out.usage)
+		return fmt.Sprintf("%s(%s, %d, %q) -> %s %d", kind, in.quota, in.amount, in.idemKey, result, out.usage)
 	},
 }
 
@@ -104,7 +150,7 @@ func (h *history) now() int64 { return int64(time.Since(h.start)) }
 // run performs one operation and records it.
 func (h *history) run(ctx context.Context, client int, u andromeda.UpdateQuotaUsage, in opInput) error {
 	call := h.now()
-	usage, err := u.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: in.quota, Usage: in.amount})
+	usage, err := u.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: in.quota, Usage: in.amount, IdempotencyKey: in.idemKey})
 	ret := h.now()
 	out := opOutput{outcome: applied, usage: usage}
 	var qerr *andromeda.QuotaError
@@ -127,6 +173,17 @@ func (h *history) run(ctx context.Context, client int, u andromeda.UpdateQuotaUs
 	return err
 }
 
+// withKey counts the operations that carried an idempotency key.
+func (h *history) withKey() int {
+	n := 0
+	for _, op := range h.ops {
+		if op.Input.(opInput).idemKey != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // check asserts the history is linearizable.
 func (h *history) check(t *testing.T) {
 	t.Helper()
@@ -142,6 +199,7 @@ type workload struct {
 	maxAmount             int64
 	timeout               time.Duration // per call; 0: none
 	pause                 time.Duration // between a client's calls, to spread a run over time
+	idempotent            int           // percent of calls with an idempotency key, drawn from a small pool so that keys repeat
 }
 
 // drive runs w against add and reduce, recording into h. Each client gets its own
@@ -158,6 +216,9 @@ func (w workload) drive(h *history, seed int64, add, reduce andromeda.UpdateQuot
 				u := add
 				if rng.Intn(10) < 4 {
 					in.kind, u = opReduceKind, reduce
+				}
+				if rng.Intn(100) < w.idempotent {
+					in.idemKey = fmt.Sprint("order-", rng.Intn(w.clients*10))
 				}
 				ctx, cancel := context.Background(), context.CancelFunc(func() {})
 				if w.timeout > 0 {
