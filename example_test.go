@@ -12,13 +12,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// exampleRedis starts an in-process Redis (miniredis) for the examples; any Redis works.
+func exampleRedis() (*redis.Client, func()) {
+	server := miniredis.NewMiniRedis()
+	if err := server.Start(); err != nil {
+		panic(err)
+	}
+	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
+	return client, func() {
+		client.Close()
+		server.Close()
+	}
+}
+
 // A voucher with 3 claims left: the fourth claim is refused and changes nothing.
 func Example() {
-	server := miniredis.NewMiniRedis() // any Redis works; this one runs in-process
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 
 	// What the application's database says about voucher "v-42".
 	const limit, usedSoFar = 10, 7
@@ -61,11 +71,8 @@ func Example() {
 
 // Giving usage back, e.g. when an order is cancelled. Usage never goes below zero.
 func ExampleReduceQuotaUsage() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 	_ = client.Set(context.Background(), "stock-sku-1", 3, 0).Err()
 
 	release := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{
@@ -87,11 +94,8 @@ func ExampleReduceQuotaUsage() {
 // A campaign's quota chained with each user's own quota (at most 2 each): when the
 // user's quota is full, the campaign's claim is given back.
 func ExampleAddQuotaUsageConfig_next() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 	cache := redisv9.New(client)
 
 	fixed := func(n int64) andromeda.GetQuota {
@@ -126,11 +130,8 @@ func ExampleAddQuotaUsageConfig_next() {
 
 // Listeners are told how each Do ended, exactly once.
 func ExampleListeners() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 
 	logger := andromeda.ListenerFuncs{
 		Success: func(ctx context.Context, req *andromeda.QuotaUsageRequest, usage int64) {
@@ -160,11 +161,8 @@ func ExampleListeners() {
 // A campaign of 100 vouchers with at most 2 per user, both counted in one atomic step.
 // The keys share the hash tag {campaign-42}, so this works on a Redis Cluster too.
 func ExampleAddQuotasUsage() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 
 	limit := func(n int64) andromeda.GetQuota {
 		return andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) { return n, nil })
@@ -194,11 +192,8 @@ func ExampleAddQuotasUsage() {
 
 // The limit kept in Redis: read by the add's own script, changed with one call.
 func ExampleSetQuotaLimit() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 	cache := redisv9.New(client)
 
 	key := andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
@@ -233,11 +228,8 @@ func ExampleSetQuotaLimit() {
 // The scheduled job that writes usage back to the database skips what Redis does not
 // hold, so it never writes a stale zero.
 func ExampleReadCachedUsages() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 	_ = client.Set(context.Background(), "usage:v-1", 7, 0).Err()
 
 	key := andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
@@ -264,11 +256,8 @@ func ExampleReadCachedUsages() {
 // A two-phase claim: the quota is held while the order is written, then committed. Had
 // the process died in between, the hold would have been released after HoldFor.
 func ExampleNewQuotaHolds() {
-	server := miniredis.NewMiniRedis()
-	_ = server.Start()
-	defer server.Close()
-	client := redis.NewClient(&redis.Options{Addr: server.Addr()})
-	defer client.Close()
+	client, stop := exampleRedis()
+	defer stop()
 
 	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
 		Cache: redisv9.New(client),
