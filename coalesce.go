@@ -12,7 +12,9 @@ const maxBatch = 512
 
 // coalescer sends concurrent adds to the same key together, as one script call that
 // decides them in arrival order (group commit, no timer): while a call for a key is in
-// flight, newcomers queue, and the queue goes as the next call.
+// flight, newcomers queue, and the queue goes as the next call. The adds of one
+// AddQuotaUsage to one key share its LimitKey and CreateMissing; when a batch creates the
+// key, the first add's Expiration is used.
 type coalescer struct {
 	cache Cache
 	mu    sync.Mutex
