@@ -60,6 +60,40 @@ func BenchmarkAdd(b *testing.B) {
 			})
 		}
 
+		// A campaign's quota and a user's, in one script.
+		b.Run(be.name+"/two-quotas", func(b *testing.B) {
+			claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: be.cache, Quotas: campaignQuotas(andromeda.MaxAmount, andromeda.MaxAmount, db)})
+			be.set(b, "{campaign-42}:usage", 0)
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				r := &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"}
+				for pb.Next() {
+					if _, err := claim.Do(context.Background(), r); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+
+		// Each add with its own idempotency key: the record is written with the usage.
+		b.Run(be.name+"/idempotent", func(b *testing.B) {
+			add := newAdd(be, db, nil)
+			be.set(b, keyOf("warm"), 0)
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := add.Do(context.Background(), idem("warm", 1, fmt.Sprint("order-", n.Add(1)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+
 		// A cold key per op: the script reports it missing, the usage is loaded under the
 		// lock and written, and the add retried.
 		b.Run(be.name+"/cold", func(b *testing.B) {

@@ -491,6 +491,16 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
 
+	// Large numbers are recorded exactly.
+	require.NoError(t, h.SetRaw(ctx, "big", "9007199254740000"))
+	big := andromeda.AddUsageArgs{Key: "big", Amount: 991, Limit: andromeda.MaxAmount,
+		Idempotency: andromeda.Idempotency{RecordKey: "{big}:rec", Retention: time.Hour}}
+	for i := 0; i < 2; i++ {
+		res, err = h.Cache.AddUsage(ctx, big)
+		require.NoError(t, err)
+		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9007199254740991, Limit: andromeda.MaxAmount, Replayed: i > 0}, res)
+	}
+
 	// A missing usage is not recorded.
 	missing := andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{none}:rec", Retention: time.Hour}}
 	res, err = h.Cache.AddUsage(ctx, missing)

@@ -46,13 +46,17 @@ if recordKey then
   local record = redis.call('GET', recordKey)
   if record then
     local status, usage, recordedLimit = string.match(record, '^(%d+) (%-?%d+) (%-?%d+)$')
+    if not status then
+      return {9, record}
+    end
     return {tonumber(status), tonumber(usage), tonumber(recordedLimit), 1}
   end
 end
 
 local function done(status, usage)
   if recordKey and (status == 0 or status == 2) then
-    redis.call('SET', recordKey, status .. ' ' .. usage .. ' ' .. limit, 'PX', ARGV[5])
+    -- %d, not concatenation: Lua would write a large number as 9.007199254741e+15.
+    redis.call('SET', recordKey, string.format('%d %d %d', status, usage, limit), 'PX', ARGV[5])
   end
   return {status, usage, limit, 0}
 end

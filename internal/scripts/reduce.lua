@@ -24,13 +24,16 @@ elseif recordKey then
   local record = redis.call('GET', recordKey)
   if record then
     local status, usage = string.match(record, '^(%d+) (%-?%d+)$')
+    if not status then
+      return {9, record}
+    end
     return {tonumber(status), tonumber(usage), 0, 1}
   end
 end
 
 local function done(status, usage)
   if recordKey and ARGV[3] == 'record' and (status == 0 or status == 3) then
-    redis.call('SET', recordKey, status .. ' ' .. usage, 'PX', ARGV[2])
+    redis.call('SET', recordKey, string.format('%d %d', status, usage), 'PX', ARGV[2])
   end
   return {status, usage, 0, 0}
 end
