@@ -11,8 +11,8 @@
 --          and stores the result with that expiration in milliseconds (0 = none)
 -- ARGV[4]  1 if a limit key follows
 -- ARGV[5]  how long the record is kept, in ms; 0: no record
--- ARGV[6]  "record": if the record exists, reply with the outcome it holds and change
---          nothing; otherwise record this outcome. "forget": this add puts back a reduce
+-- ARGV[6]  1 (record): if the record exists, reply with the outcome it holds and change
+--          nothing; otherwise record this outcome. 2 (forget): this add puts back a reduce
 --          the record is for: apply it only if the record exists, with no limit, and
 --          delete the record.
 --
@@ -32,7 +32,7 @@ if tonumber(ARGV[5]) > 0 then
   recordKey = KEYS[nextKey]
 end
 
-if recordKey and ARGV[6] == 'forget' then
+if recordKey and ARGV[6] == '2' then
   if redis.call('DEL', recordKey) == 0 then
     return {0, 0, 0, 1} -- already put back, or never taken
   end

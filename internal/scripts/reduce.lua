@@ -3,8 +3,8 @@
 -- KEYS[2]  optional: an idempotency record (see ARGV[3])
 -- ARGV[1]  amount (> 0)
 -- ARGV[2]  how long the record is kept, in ms; 0: no record
--- ARGV[3]  "record": if the record exists, reply with the outcome it holds and change
---          nothing; otherwise record this outcome. "forget": this reduce takes back an
+-- ARGV[3]  1 (record): if the record exists, reply with the outcome it holds and change
+--          nothing; otherwise record this outcome. 2 (forget): this reduce takes back an
 --          add the record is for: apply it only if the record exists, and delete it.
 --
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
@@ -16,7 +16,7 @@ if tonumber(ARGV[2]) > 0 then
   recordKey = KEYS[2]
 end
 
-if recordKey and ARGV[3] == 'forget' then
+if recordKey and ARGV[3] == '2' then
   if redis.call('DEL', recordKey) == 0 then
     return {0, 0, 0, 1} -- already taken back, or never added
   end
@@ -32,7 +32,7 @@ elseif recordKey then
 end
 
 local function done(status, usage)
-  if recordKey and ARGV[3] == 'record' and (status == 0 or status == 3) then
+  if recordKey and ARGV[3] == '1' and (status == 0 or status == 3) then
     redis.call('SET', recordKey, string.format('%d %d', status, usage), 'PX', ARGV[2])
   end
   return {status, usage, 0, 0}

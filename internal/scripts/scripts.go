@@ -58,6 +58,14 @@ const (
 	NotInteger    = 9
 )
 
+// Idempotency modes of Add and Reduce (their last argument). Numbers, not words: a small
+// integer costs the client no allocation.
+const (
+	RecordNone    = 0
+	RecordOutcome = 1 // replay the record if it exists, else record this outcome
+	RecordForget  = 2 // undo the change the record is for, and delete the record
+)
+
 // Reply is a parsed reply of Add or Reduce.
 type Reply struct {
 	Status int64

@@ -129,13 +129,13 @@ func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs)
 
 // withRecord adds an idempotency record's key to keys, and returns the scripts' retention
 // (ms, 0 for no record) and mode arguments.
-func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, string) {
+func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, int64) {
 	if idem.RecordKey == "" {
-		return keys, 0, "none"
+		return keys, 0, scripts.RecordNone
 	}
-	mode := "record"
+	mode := int64(scripts.RecordOutcome)
 	if idem.Forget {
-		mode = "forget"
+		mode = scripts.RecordForget
 	}
 	return append(keys, idem.RecordKey), scripts.Milliseconds(idem.Retention), mode
 }
