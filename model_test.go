@@ -149,15 +149,26 @@ func (h *history) now() int64 { return int64(time.Since(h.start)) }
 
 // run performs one operation and records it.
 func (h *history) run(ctx context.Context, client int, u andromeda.UpdateQuotaUsage, in opInput) error {
-	call := h.now()
-	usage, err := u.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: in.quota, Usage: in.amount, IdempotencyKey: in.idemKey})
+	return h.record(client, in, func() (int64, error) {
+		return u.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: in.quota, Usage: in.amount, IdempotencyKey: in.idemKey})
+	})
+}
+
+// definite are the errors after which nothing changed, for sure.
+var definite = []error{andromeda.ErrQuotaLimitExceeded, andromeda.ErrInvalidMinQuotaUsage, andromeda.ErrHoldExpired,
+	andromeda.ErrHoldNotFound, andromeda.ErrHoldCommitted, andromeda.ErrHoldCancelled}
+
+// record performs call and records it as an operation with input.
+func (h *history) record(client int, input interface{}, call func() (int64, error)) error {
+	start := h.now()
+	usage, err := call()
 	ret := h.now()
 	out := opOutput{outcome: applied, usage: usage}
-	var qerr *andromeda.QuotaError
 	switch {
 	case err == nil:
 		h.applied.Add(1)
-	case errors.Is(err, andromeda.ErrQuotaLimitExceeded), errors.Is(err, andromeda.ErrInvalidMinQuotaUsage):
+	case isAny(err, definite):
+		var qerr *andromeda.QuotaError
 		errors.As(err, &qerr)
 		out = opOutput{outcome: refused, usage: qerr.Usage}
 		h.refused.Add(1)
@@ -168,9 +179,18 @@ func (h *history) run(ctx context.Context, client int, u andromeda.UpdateQuotaUs
 		h.unknown.Add(1)
 	}
 	h.mu.Lock()
-	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
+	h.ops = append(h.ops, porcupine.Operation{ClientId: client, Input: input, Call: start, Output: out, Return: ret})
 	h.mu.Unlock()
 	return err
+}
+
+func isAny(err error, targets []error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 // withKey counts the operations that carried an idempotency key.
@@ -184,10 +204,15 @@ func (h *history) withKey() int {
 	return n
 }
 
-// check asserts the history is linearizable.
+// check asserts the history is linearizable against the bounded counter.
 func (h *history) check(t *testing.T) {
 	t.Helper()
-	result, _ := porcupine.CheckOperationsVerbose(counterModel.ToModel(), h.ops, time.Minute)
+	h.checkAgainst(t, counterModel)
+}
+
+func (h *history) checkAgainst(t *testing.T, model porcupine.NondeterministicModel) {
+	t.Helper()
+	result, _ := porcupine.CheckOperationsVerbose(model.ToModel(), h.ops, time.Minute)
 	require.Equal(t, porcupine.Ok, result, "history of %d operations is not linearizable", len(h.ops))
 }
 
