@@ -58,8 +58,11 @@ type QuotaError struct {
 // `andromeda: add 10 to quota "v1" (key "usage-v1"): quota limit exceeded (usage 95, limit 100)`.
 func (e *QuotaError) Error() string {
 	var b strings.Builder
-	preposition := "to"
-	if e.Op == opReduce {
+	preposition := "of" // reserve, commit, cancel
+	switch e.Op {
+	case opAdd:
+		preposition = "to"
+	case opReduce:
 		preposition = "from"
 	}
 	fmt.Fprintf(&b, "andromeda: %s %d %s quota %q", e.Op, e.Requested, preposition, e.QuotaID)
