@@ -582,6 +582,19 @@ func testHoldsExpire(t *testing.T, h Harness) {
 	res, err = h.Cache.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
 	require.NoError(t, err)
 	assert.True(t, res.Replayed, "cancelling an expired hold changes nothing")
+
+	// A plain reduce that gave back held quota: the hold's release stops at zero.
+	short.HoldID = "b"
+	_, err = h.Cache.ChangeHold(ctx, short)
+	require.NoError(t, err)
+	assertRaw(t, h, "k", "4")
+	_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	require.NoError(t, err)
+	time.Sleep(250 * time.Millisecond)
+	res, err = h.Cache.ChangeHold(ctx, hold(andromeda.HoldCommit, "b", 0))
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res)
+	assertRaw(t, h, "k", "0")
 }
 
 func assertRaw(t *testing.T, h Harness, key, want string) {

@@ -50,7 +50,8 @@ end
 for _, holdID in ipairs(redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, 100)) do
   local amount = tonumber(redis.call('HGET', amountsKey, holdID) or '0')
   if raw then
-    raw = tostring(redis.call('DECRBY', usageKey, amount))
+    -- Never below zero, even if a plain reduce already gave some of it back.
+    raw = tostring(redis.call('DECRBY', usageKey, math.min(amount, tonumber(raw))))
   end
   redis.call('ZREM', holdsKey, holdID)
   redis.call('HDEL', amountsKey, holdID)
@@ -122,7 +123,7 @@ end
 if active then
   local amount = tonumber(redis.call('HGET', amountsKey, id) or '0')
   if raw then
-    usage = redis.call('DECRBY', usageKey, amount)
+    usage = redis.call('DECRBY', usageKey, math.min(amount, usage))
   end
   redis.call('ZREM', holdsKey, id)
   redis.call('HDEL', amountsKey, id)
