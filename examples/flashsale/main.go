@@ -69,12 +69,13 @@ func run(out io.Writer, opts options) error {
 	}
 	defer closeCache()
 
+	fmt.Fprintf(out, "flash sale: %d buyers, %d items, %d at once, %.0f%% of orders fail after taking stock\n",
+		opts.sale.Buyers, opts.sale.Items, opts.sale.Concurrency, opts.sale.FailRate*100)
 	coalesced := ""
 	if opts.sale.Coalesce {
 		coalesced = ", adds coalesced"
 	}
-	fmt.Fprintf(out, "flash sale: %d buyers, %d items, %d at once, %.0f%% of orders fail after taking stock, on %s (go-redis %s%s)\n",
-		opts.sale.Buyers, opts.sale.Items, opts.sale.Concurrency, opts.sale.FailRate*100, where, opts.client, coalesced)
+	fmt.Fprintf(out, "on %s, go-redis %s%s\n", where, opts.client, coalesced)
 	if isTerminal(out) {
 		bar := progressbar.NewOptions(opts.sale.Buyers, progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("buyers"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
