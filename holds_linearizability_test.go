@@ -16,8 +16,9 @@ import (
 // The sequential model of a quota with holds: usage counts committed usage plus active
 // holds. reserve(id, n) holds n if it fits (a repeat of an active hold changes nothing; a
 // closed one is refused); commit(id) keeps an active hold (again: nothing; cancelled or
-// unknown: refused); cancel(id) gives an active hold back (committed: refused; anything
-// else: nothing). Plain adds and reduces share the usage. Holds do not expire here.
+// unknown: refused); cancel(id) gives an active hold back, never taking usage below zero
+// (committed: refused; anything else: nothing). Plain adds and reduces share the usage.
+// Holds do not expire here.
 
 type holdKind int
 
@@ -86,7 +87,9 @@ func holdStep(st holdState, in holdInput, out opOutput) []interface{} {
 	case in.kind == holdCommitKind:
 		return expect(st, out, refused, st.usage)
 	case in.kind == holdCancelKind && active:
-		done, doneUsage = st.change(st.usage-amount, in.id, 0, "cancelled"), st.usage-amount
+		// A plain reduce may have given some of it back already: never below zero.
+		given := min(amount, st.usage)
+		done, doneUsage = st.change(st.usage-given, in.id, 0, "cancelled"), st.usage-given
 	case in.kind == holdCancelKind && st.closed[in.id] == "committed":
 		return expect(st, out, refused, st.usage)
 	case in.kind == holdCancelKind:
