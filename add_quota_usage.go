@@ -165,9 +165,14 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 // took the add with it.
 func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
 	idem := forgetting(idempotency(key, opAdd, req, a.retention))
-	res, err := a.cache.ReduceUsage(ctx, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
+	return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
+}
+
+// takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
+func takeBackAdd(ctx context.Context, cache Cache, args ReduceUsageArgs) error {
+	res, err := cache.ReduceUsage(ctx, args)
 	if err == nil && res.Status == CacheBelowZero {
-		err = fmt.Errorf("%w (usage %d)", ErrInvalidMinQuotaUsage, res.Usage)
+		err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, args.Key, res.Usage)
 	}
 	return err
 }

@@ -193,11 +193,7 @@ func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string,
 		return err
 	}
 	for _, key := range keys {
-		res, err := a.cache.ReduceUsage(ctx, ReduceUsageArgs{Key: key, Amount: req.Usage})
-		if err == nil && res.Status == CacheBelowZero {
-			err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, key, res.Usage)
-		}
-		if err != nil {
+		if err := takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage}); err != nil {
 			return err
 		}
 	}
@@ -248,8 +244,8 @@ func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ stri
 		return err
 	}
 	for _, key := range keys {
-		if _, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: req.Usage, Limit: noLimit}); err != nil {
-			return fmt.Errorf("put back: %w", err)
+		if err := putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage}); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -103,8 +103,14 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 // since took the reduce with it.
 func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
 	idem := forgetting(idempotency(key, opReduce, req, r.retention))
-	_, err := r.cache.AddUsage(ctx, AddUsageArgs{Key: key, Amount: req.Usage, Limit: noLimit, Idempotency: idem})
-	if err != nil {
+	return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
+}
+
+// putBackReduce undoes a reduce with an add that checks no limit; a key gone missing
+// since took the reduce with it.
+func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
+	args.Limit = noLimit
+	if _, err := cache.AddUsage(ctx, args); err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	return nil
