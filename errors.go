@@ -25,7 +25,7 @@ var (
 	// cannot be used (nil request, usage not positive, empty key, negative limit, ...).
 	ErrInvalidRequest = errors.New("invalid quota usage request")
 	// ErrInvalidCachedUsage: the value stored at the usage (or limit) key is not a whole
-	// number.
+	// number, or is one beyond ±2^53 (MaxAmount) that the scripts cannot compare exactly.
 	ErrInvalidCachedUsage = errors.New("cached quota usage is not an integer")
 	// ErrHoldExpired: the hold was neither committed nor cancelled in time, and its
 	// quota was released.

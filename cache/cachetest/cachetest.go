@@ -48,6 +48,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"ReduceBelowZeroChangesNothing", testReduceBelowZero},
 		{"ReduceMissingKeyReportsIt", testReduceMissing},
 		{"NonIntegerValueIsAnErrorAndKept", testNonInteger},
+		{"ValueBeyond2To53IsAnErrorAndKept", testBeyondExact},
 		{"SetUsageIfAbsent", testSetUsageIfAbsent},
 		{"GetUsage", testGetUsage},
 		{"Lock", testLock},
@@ -160,6 +161,22 @@ func testNonInteger(t *testing.T, h Harness) {
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
 		assertRaw(t, h, "k", raw)
 	}
+}
+
+func testBeyondExact(t *testing.T, h Harness) {
+	ctx := context.Background()
+	for _, raw := range []string{"9007199254740993", "-100000000000000010", "123456789012345678901234567890"} {
+		require.NoError(t, h.SetRaw(ctx, "k", raw))
+		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: andromeda.MaxAmount})
+		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
+		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
+		assertRaw(t, h, "k", raw)
+	}
+	require.NoError(t, h.SetRaw(ctx, "k", "9007199254740992"))
+	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	require.NoError(t, err)
+	assert.Equal(t, int64(9007199254740991), res.Usage, "2^53 itself is exact")
 }
 
 func testSetUsageIfAbsent(t *testing.T, h Harness) {

@@ -19,6 +19,17 @@
 -- Reply {status, usage, limit, replayed}: 0 applied (usage after), 1 usage missing,
 -- 2 limit exceeded (usage found), 4 limit missing; replayed is 1 when the outcome comes
 -- from the record. {9, the stored value} when a value is not an integer.
+-- exact reports whether raw is a whole number that Lua's doubles hold exactly: a stored
+-- value beyond 2^53 would be compared and reported wrongly, so it counts as invalid.
+local function exact(raw)
+  local digits = string.match(raw, '^%-?(%d+)$')
+  if not digits then
+    return false
+  end
+  digits = (string.gsub(digits, '^0+(%d)', '%1')) -- compared as text: tonumber would round
+  return #digits < 16 or (#digits == 16 and digits <= '9007199254740992')
+end
+
 local amount = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local absent = tonumber(ARGV[3])
@@ -66,7 +77,7 @@ if limitKey then
   if not rawLimit then
     return {4, 0, 0, 0}
   end
-  if not string.match(rawLimit, '^%-?%d+$') then
+  if not exact(rawLimit) then
     return {9, rawLimit}
   end
   limit = tonumber(rawLimit)
@@ -88,7 +99,7 @@ if not raw then
   return done(0, amount)
 end
 
-if not string.match(raw, '^%-?%d+$') then
+if not exact(raw) then
   return {9, raw}
 end
 local usage = tonumber(raw)

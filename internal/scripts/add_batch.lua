@@ -10,6 +10,17 @@
 -- Reply: {status, usage, limit} for each request in order, flattened: 0 applied (usage
 -- after), 1 usage missing, 2 limit exceeded (usage found), 4 limit missing; or
 -- {9, the stored value} when a value is not an integer.
+-- exact reports whether raw is a whole number that Lua's doubles hold exactly: a stored
+-- value beyond 2^53 would be compared and reported wrongly, so it counts as invalid.
+local function exact(raw)
+  local digits = string.match(raw, '^%-?(%d+)$')
+  if not digits then
+    return false
+  end
+  digits = (string.gsub(digits, '^0+(%d)', '%1')) -- compared as text: tonumber would round
+  return #digits < 16 or (#digits == 16 and digits <= '9007199254740992')
+end
+
 local absent = tonumber(ARGV[1])
 local count = (#ARGV - 1) / 2
 local reply = {}
@@ -27,7 +38,7 @@ if KEYS[2] then
   if not rawLimit then
     return every(4, 0, 0)
   end
-  if not string.match(rawLimit, '^%-?%d+$') then
+  if not exact(rawLimit) then
     return {9, rawLimit}
   end
   cachedLimit = tonumber(rawLimit)
@@ -37,7 +48,7 @@ local raw = redis.call('GET', KEYS[1])
 if not raw and absent < 0 then
   return every(1, 0, cachedLimit or 0)
 end
-if raw and not string.match(raw, '^%-?%d+$') then
+if raw and not exact(raw) then
   return {9, raw}
 end
 

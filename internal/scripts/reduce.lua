@@ -10,6 +10,17 @@
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
 -- (usage found); replayed is 1 when the outcome comes from the record.
 -- {9, the stored value} when the value is not an integer.
+-- exact reports whether raw is a whole number that Lua's doubles hold exactly: a stored
+-- value beyond 2^53 would be compared and reported wrongly, so it counts as invalid.
+local function exact(raw)
+  local digits = string.match(raw, '^%-?(%d+)$')
+  if not digits then
+    return false
+  end
+  digits = (string.gsub(digits, '^0+(%d)', '%1')) -- compared as text: tonumber would round
+  return #digits < 16 or (#digits == 16 and digits <= '9007199254740992')
+end
+
 local amount = tonumber(ARGV[1])
 local recordKey
 if tonumber(ARGV[2]) > 0 then
@@ -42,7 +53,7 @@ local raw = redis.call('GET', KEYS[1])
 if not raw then
   return {1, 0, 0, 0}
 end
-if not string.match(raw, '^%-?%d+$') then
+if not exact(raw) then
   return {9, raw}
 end
 local usage = tonumber(raw)
