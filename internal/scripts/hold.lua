@@ -22,16 +22,7 @@
 -- 5 the hold expired, 6 it was cancelled, 7 there is no such hold, 8 it was committed;
 -- replayed is 1 when nothing changed because the request had been done already.
 -- {9, the stored value} when the usage is not an integer.
--- exact reports whether raw is a whole number that Lua's doubles hold exactly: a stored
--- value beyond 2^53 would be compared and reported wrongly, so it counts as invalid.
-local function exact(raw)
-  local digits = string.match(raw, '^%-?(%d+)$')
-  if not digits then
-    return false
-  end
-  digits = (string.gsub(digits, '^0+(%d)', '%1')) -- compared as text: tonumber would round
-  return #digits < 16 or (#digits == 16 and digits <= '9007199254740992')
-end
+-- exact(raw) comes from exact.lua, which the Go side puts before this script.
 
 local usageKey, holdsKey, amountsKey, closedKey, forgetKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local mode, id = ARGV[1], ARGV[2]

@@ -7,16 +7,7 @@
 -- Reply {status, i, usage_1 .. usage_n}: 0 applied (usages after); 1 usage of quota i
 -- missing; 3 quota i would go below zero (usage_i is the usage found); 9 the value at
 -- KEYS[i] is not an integer ({9, i, the stored value}).
--- exact reports whether raw is a whole number that Lua's doubles hold exactly: a stored
--- value beyond 2^53 would be compared and reported wrongly, so it counts as invalid.
-local function exact(raw)
-  local digits = string.match(raw, '^%-?(%d+)$')
-  if not digits then
-    return false
-  end
-  digits = (string.gsub(digits, '^0+(%d)', '%1')) -- compared as text: tonumber would round
-  return #digits < 16 or (#digits == 16 and digits <= '9007199254740992')
-end
+-- exact(raw) comes from exact.lua, which the Go side puts before this script.
 
 local amount = tonumber(ARGV[1])
 local usages = {}

@@ -8,35 +8,47 @@ import (
 	"time"
 )
 
-// Add is the atomic check-and-add script (see add.lua).
+// exact is the Lua helper the usage scripts share, put before each of them: whether a
+// stored value is a whole number that Lua's doubles hold exactly (see exact.lua).
 //
+//go:embed exact.lua
+var exact string
+
+// Add is the atomic check-and-add script (see add.lua).
+var Add = exact + addSource
+
 //go:embed add.lua
-var Add string
+var addSource string
 
 // AddBatch decides many adds to one key in one call, in order (see add_batch.lua).
-//
+var AddBatch = exact + addBatchSource
+
 //go:embed add_batch.lua
-var AddBatch string
+var addBatchSource string
 
 // Reduce is the atomic check-and-subtract script (see reduce.lua).
-//
+var Reduce = exact + reduceSource
+
 //go:embed reduce.lua
-var Reduce string
+var reduceSource string
 
 // MultiAdd adds to several quotas, all or nothing (see multi_add.lua).
-//
+var MultiAdd = exact + multiAddSource
+
 //go:embed multi_add.lua
-var MultiAdd string
+var multiAddSource string
 
 // MultiReduce subtracts from several quotas, all or nothing (see multi_reduce.lua).
-//
+var MultiReduce = exact + multiReduceSource
+
 //go:embed multi_reduce.lua
-var MultiReduce string
+var multiReduceSource string
 
 // Hold reserves, commits and cancels holds (see hold.lua).
-//
+var Hold = exact + holdSource
+
 //go:embed hold.lua
-var Hold string
+var holdSource string
 
 // Unlock releases a lock taken with SET NX only if it still holds the holder's token
 // (see unlock.lua).
