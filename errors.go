@@ -36,6 +36,14 @@ var (
 	ErrHoldCommitted = errors.New("quota hold already committed")
 	// ErrHoldCancelled: the hold was cancelled, so it cannot be committed or reserved again.
 	ErrHoldCancelled = errors.New("quota hold already cancelled")
+	// ErrUnknownOutcome: the change was sent, but no answer came back (the connection
+	// broke, or a read timed out), so it may or may not have been applied. Retry it with
+	// the same IdempotencyKey to learn which; without one, a retry may count it twice.
+	ErrUnknownOutcome = errors.New("outcome unknown: the change was sent but no reply came back, so it may or may not have been applied")
+	// ErrRedisUnavailable: Redis did not run the change (a refused connection, a cluster
+	// redirect or TRYAGAIN beyond the retries, CLUSTERDOWN, a failover in progress), so
+	// nothing was changed and the request is safe to retry.
+	ErrRedisUnavailable = errors.New("redis did not run the change; nothing was changed")
 	// ErrCrossSlot: the keys of one all-or-nothing operation are in different Redis
 	// Cluster hash slots. Give them a common hash tag, such as "{campaign-42}:usage" and
 	// "{campaign-42}:user:7", or chain the quotas with Next instead.
