@@ -72,9 +72,12 @@ type addQuotaUsage struct {
 // result is safe for concurrent use; build it once and share it.
 func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotaUsageConfig"
-	mustHave(conf.Cache != nil, name, "Cache")
-	mustHave(conf.GetQuotaLimit != nil, name, "GetQuotaLimit")
-	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaLimit", conf.GetQuotaLimit},
+		configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
+	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
+		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
+		configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
+		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
 	a := &addQuotaUsage{
 		usageStep: usageStep{
 			op:           opAdd,

@@ -136,3 +136,35 @@ func TestConstructorsNameTheMissingField(t *testing.T) {
 		andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: b.cache})
 	})
 }
+
+// A func adapter or pointer that is nil inside its interface passes a != nil check, and
+// would panic inside Do: construction refuses it instead.
+func TestConstructorsRefuseTypedNil(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	assert.PanicsWithValue(t, "andromeda: AddQuotaUsageConfig.GetQuotaUsageKey is required", func() {
+		andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: b.cache, GetQuotaLimit: db.limit(),
+			GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(nil)})
+	})
+	assert.PanicsWithValue(t, "andromeda: AddQuotaUsageConfig.GetQuotaUsage holds a nil andromeda.GetQuotaFunc", func() {
+		andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: b.cache, GetQuotaLimit: db.limit(),
+			GetQuotaUsageKey: usageKey, GetQuotaUsage: andromeda.GetQuotaFunc(nil)})
+	})
+	var listener *countingListener
+	assert.PanicsWithValue(t, "andromeda: ReduceQuotaUsageConfig.Option.Listener holds a nil *andromeda_test.countingListener", func() {
+		andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: b.cache, GetQuotaUsageKey: usageKey,
+			Option: andromeda.ReduceUsageOption{Listener: listener}})
+	})
+	assert.PanicsWithValue(t, "andromeda: QuotaHoldsConfig.GetQuotaLimit is required", func() {
+		andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaUsageKey: usageKey,
+			GetQuotaLimit: andromeda.GetQuotaFunc(nil)})
+	})
+	assert.PanicsWithValue(t, "andromeda: AddQuotasUsageConfig.Quotas[0].GetQuotaUsageKey is required", func() {
+		andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache,
+			Quotas: []andromeda.Quota{{GetQuotaLimit: db.limit(), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(nil)}}})
+	})
+	assert.PanicsWithValue(t, "andromeda: ReduceQuotasUsageConfig.Next holds a nil andromeda.UpdateQuotaUsageFunc", func() {
+		andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache,
+			Quotas: []andromeda.Quota{{GetQuotaUsageKey: usageKey}}, Next: andromeda.UpdateQuotaUsageFunc(nil)})
+	})
+}

@@ -53,7 +53,7 @@ var (
 // QuotaError is the error Do returns. It wraps the cause, usually one of the sentinel
 // errors, and says which quota and amounts were involved.
 type QuotaError struct {
-	Op        string // "add" or "reduce"
+	Op        string // "add", "reduce", "reserve", "commit" or "cancel"
 	QuotaID   string
 	Key       string // the usage key, when known
 	Requested int64  // the usage the request asked to add or reduce

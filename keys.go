@@ -6,25 +6,28 @@ import "strings"
 // whose usage is at usageKey. It lies in the same Redis Cluster hash slot as usageKey, so
 // one script can read both: usageKey's own hash tag is kept when it has one, and otherwise
 // the whole usageKey becomes the tag ("voucher-1" gives "{voucher-1}:limit"). A usageKey
-// with a "}" but no hash tag cannot be paired this way on a cluster.
+// that cannot be a tag, because it holds a "}" but no hash tag ("a}b"), is prefixed with a
+// short tag of its own slot instead ("{1b2}a}b:limit").
 func LimitKey(usageKey string) string { return sameSlotKey(usageKey, ":limit") }
 
-// sameSlotKey returns a key in the same cluster hash slot as key.
+// sameSlotKey returns key+suffix, made to lie in the same cluster hash slot as key.
 func sameSlotKey(key, suffix string) string {
-	if hasHashTag(key) {
+	switch {
+	case hasHashTag(key):
 		return key + suffix
+	case !strings.Contains(key, "}"):
+		return "{" + key + "}" + suffix
+	default:
+		// A "}" in the key would end a tag made of it early: tag it with its slot instead.
+		return "{" + slotTag(keySlot(key)) + "}" + key + suffix
 	}
-	return "{" + key + "}" + suffix
 }
 
 // hasHashTag reports whether Redis Cluster hashes key by a tag: the text between the
 // first "{" and the first "}" after it, when that text is not empty.
 func hasHashTag(key string) bool {
-	open := strings.IndexByte(key, '{')
-	if open < 0 {
-		return false
-	}
-	return strings.IndexByte(key[open+1:], '}') > 0
+	_, _, ok := hashTag(key)
+	return ok
 }
 
 // recordKey is where the outcome of the op with idempotencyKey on the usage at usageKey is

@@ -60,11 +60,12 @@ type ReduceQuotasUsageConfig struct {
 // Do returns the first quota's usage. It panics if a required field is missing.
 func AddQuotasUsage(conf AddQuotasUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotasUsageConfig"
-	mustHave(conf.Cache != nil, name, "Cache")
+	mustSet(name, configField{"Cache", conf.Cache})
 	mustHave(len(conf.Quotas) > 0, name, "Quotas")
 	for i, q := range conf.Quotas {
-		mustHave(q.GetQuotaLimit != nil, name, fmt.Sprintf("Quotas[%d].GetQuotaLimit", i))
+		mustSet(name, configField{fmt.Sprintf("Quotas[%d].GetQuotaLimit", i), q.GetQuotaLimit})
 	}
+	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
 	a := &addQuotasUsage{
 		usageStep: multiStep(opAdd, conf.Cache, conf.GetQuotaUsageConfig, conf.Next, conf.Option),
 		quotas:    newQuotaSet(name, conf.Cache, conf.Quotas, conf.GetQuotaUsageConfig),
@@ -79,8 +80,9 @@ func AddQuotasUsage(conf AddQuotasUsageConfig) UpdateQuotaUsage {
 // cluster, as for AddQuotasUsage. It panics if a required field is missing.
 func ReduceQuotasUsage(conf ReduceQuotasUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotasUsageConfig"
-	mustHave(conf.Cache != nil, name, "Cache")
+	mustSet(name, configField{"Cache", conf.Cache})
 	mustHave(len(conf.Quotas) > 0, name, "Quotas")
+	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
 	r := &reduceQuotasUsage{
 		usageStep: multiStep(opReduce, conf.Cache, conf.GetQuotaUsageConfig, conf.Next, conf.Option),
 		quotas:    newQuotaSet(name, conf.Cache, conf.Quotas, conf.GetQuotaUsageConfig),
@@ -102,7 +104,10 @@ type quotaSet struct {
 func newQuotaSet(name string, cache Cache, quotas []Quota, conf GetQuotaUsageConfig) quotaSet {
 	s := quotaSet{quotas: quotas}
 	for i, q := range quotas {
-		mustHave(q.GetQuotaUsageKey != nil, name, fmt.Sprintf("Quotas[%d].GetQuotaUsageKey", i))
+		field := func(f string) string { return fmt.Sprintf("Quotas[%d].%s", i, f) }
+		mustSet(name, configField{field("GetQuotaUsageKey"), q.GetQuotaUsageKey})
+		mustBeUsable(name, configField{field("GetQuotaUsage"), q.GetQuotaUsage},
+			configField{field("GetQuotaUsageExpiration"), q.GetQuotaUsageExpiration})
 		s.loaders = append(s.loaders, newUsageLoader(cache, q.GetQuotaUsage, q.GetQuotaUsageExpiration, conf))
 	}
 	return s

@@ -55,9 +55,10 @@ type QuotaHolds struct {
 // required field is missing.
 func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	const name = "QuotaHoldsConfig"
-	mustHave(conf.Cache != nil, name, "Cache")
-	mustHave(conf.GetQuotaLimit != nil, name, "GetQuotaLimit")
-	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaLimit", conf.GetQuotaLimit},
+		configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
+	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
+		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration}, configField{"Listener", conf.Listener})
 	if conf.HoldFor <= 0 {
 		conf.HoldFor = DefaultHoldFor
 	}

@@ -51,8 +51,10 @@ type reduceQuotaUsage struct {
 // missing. The result is safe for concurrent use; build it once and share it.
 func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
-	mustHave(conf.Cache != nil, name, "Cache")
-	mustHave(conf.GetQuotaUsageKey != nil, name, "GetQuotaUsageKey")
+	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
+	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
+		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
+		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
 	r := &reduceQuotaUsage{
 		usageStep: usageStep{
 			op:           opReduce,

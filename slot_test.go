@@ -1,0 +1,37 @@
+package andromeda
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestKeySlotMatchesRedis(t *testing.T) {
+	// Values from the Redis Cluster specification and CLUSTER KEYSLOT.
+	assert.Equal(t, uint16(0x31C3), crc16("123456789"))
+	assert.Equal(t, 12182, keySlot("foo"))
+	assert.Equal(t, keySlot("user1000"), keySlot("{user1000}.following"))
+	assert.Equal(t, keySlot("{}x"), int(crc16("{}x")%slotCount), "an empty tag hashes the whole key")
+	assert.Equal(t, keySlot("a}b"), int(crc16("a}b")%slotCount), "no tag without a {")
+}
+
+func TestSlotTagCoversEverySlot(t *testing.T) {
+	for slot := 0; slot < slotCount; slot++ {
+		tag := slotTag(slot)
+		require.NotEmpty(t, tag)
+		require.LessOrEqual(t, len(tag), 4)
+		require.Equal(t, slot, keySlot("{"+tag+"}"), "tag %q", tag)
+	}
+}
+
+func TestSameSlotKeyForOddKeys(t *testing.T) {
+	for _, key := range []string{"voucher-1", "{t}usage", "a}b", "}", "{}x", "x}{y", "{a", "}{}", "{", "a{b}c}d", "{}", "}}{{"} {
+		for _, suffix := range []string{":limit", ":idempotency:add:k", lockSuffix} {
+			companion := sameSlotKey(key, suffix)
+			assert.Equal(t, keySlot(key), keySlot(companion), "%q and %q", key, companion)
+		}
+	}
+	assert.Equal(t, "{voucher-1}:limit", LimitKey("voucher-1"), "the documented form is kept")
+	assert.Equal(t, "{t}usage:limit", LimitKey("{t}usage"))
+}
