@@ -43,8 +43,8 @@ type QuotaUsageRequest struct {
 	// back, in one script: a repeat of the reduce changes nothing more, and a retry of the
 	// add is a fresh attempt, applied or refused as any add. After an add that was refused
 	// or taken back, the reduce changes nothing and succeeds. So add, failed insert,
-	// reduce, retry... leaves usage equal to the claims kept. When Next fails, the undo
-	// works the same way. A reduce with a key that no add recorded (a refund ID) is a
+	// reduce, retry... leaves usage equal to the claims kept, when each step waits for the
+	// one before. When Next fails, the undo works the same way. A reduce with a key that no add recorded (a refund ID) is a
 	// reduce of its own, applied at most once. Coalesced adds with a key are sent alone;
 	// AddQuotasUsage and ReduceQuotasUsage do not take one.
 	IdempotencyKey string

@@ -97,7 +97,9 @@ func (c incrementThenCheck) ReduceUsage(ctx context.Context, args andromeda.Redu
 // and the add's retry is a fresh attempt. The old behaviour (the retry replays "success,
 // usage 1" while usage stays 0, and Bob gets the last unit too) is not linearizable.
 func TestModelClaimFlowWithIdempotencyKey(t *testing.T) {
-	add := func(key string) opInput { return opInput{quota: "v", kind: opAddKind, amount: 1, limit: 1, idemKey: key} }
+	add := func(key string) opInput {
+		return opInput{quota: "v", kind: opAddKind, amount: 1, limit: 1, idemKey: key}
+	}
 	reduce := func(key string, amount int64) opInput {
 		return opInput{quota: "v", kind: opReduceKind, amount: amount, idemKey: key}
 	}
