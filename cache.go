@@ -95,8 +95,9 @@ type ReduceUsageArgs struct {
 type Idempotency struct {
 	// RecordKey holds the outcome; empty means no record. It must share the usage key's
 	// cluster hash slot. While it exists, the change is not applied again: its recorded
-	// outcome is returned, with CacheResult.Replayed set. Refusals (limit exceeded, below
-	// zero) are recorded too; a missing usage is not.
+	// outcome is returned, with CacheResult.Replayed set; except that an add whose record
+	// says it was taken back (see AddRecordKey and Forget) is a fresh attempt. Refusals
+	// (limit exceeded, below zero) are recorded too; a missing usage is not.
 	RecordKey string
 	// Retention is how long the record is kept; it must be positive when RecordKey is set.
 	Retention time.Duration
