@@ -164,8 +164,9 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 	return limit, nil
 }
 
-// undo takes back an add, and its idempotency record. A key that has gone missing since
-// took the add with it.
+// undo takes back an add, and marks its idempotency record undone, so that a retry is a
+// fresh attempt and a compensating reduce finds nothing more to take back. A key that has
+// gone missing since took the add with it.
 func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
 	idem := forgetting(idempotency(key, opAdd, req, a.retention))
 	return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})

@@ -13,7 +13,6 @@ package andromeda
 
 import (
 	"context"
-	"math"
 	"time"
 )
 
@@ -32,15 +31,22 @@ type QuotaUsageRequest struct {
 	// Data is passed through untouched to your functions, for whatever they need.
 	Data interface{}
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
-	// window (Option.IdempotencyRetention, 24h by default): a repeat with the same key
-	// returns the first outcome, the same usage or the same kind of error, and changes
-	// nothing. Use one key per attempt of one change, such as an order ID: a resent
-	// script or a retried Do then counts once. The record is written by the same atomic
-	// script as the usage, beside it in the same cluster hash slot. An add and a reduce
-	// keep separate records, so the reduce that compensates an add can reuse its key.
-	// When Next fails and the change is undone, its record goes with it, so a retry is a
-	// fresh attempt. Coalesced adds with a key are sent alone; AddQuotasUsage and
-	// ReduceQuotasUsage do not take one.
+	// window (Option.IdempotencyRetention, 24h by default): a repeat of an add with the
+	// same key returns the first outcome, the same usage or the same kind of error, and
+	// changes nothing. Use one key per claim, such as an order ID: a resent script or a
+	// retried Do then counts once. The record is written by the same atomic script as the
+	// usage, beside it in the same cluster hash slot.
+	//
+	// A key names one claim: its add, the reduce that compensates it, and their retries.
+	// A reduce with the key of an applied add takes that add back (its amount, which the
+	// reduce must carry, or it fails with ErrInvalidRequest) and marks the add taken
+	// back, in one script: a repeat of the reduce changes nothing more, and a retry of the
+	// add is a fresh attempt, applied or refused as any add. After an add that was refused
+	// or taken back, the reduce changes nothing and succeeds. So add, failed insert,
+	// reduce, retry... leaves usage equal to the claims kept, when each step waits for the
+	// one before. When Next fails, the undo works the same way. A reduce with a key that no add recorded (a refund ID) is a
+	// reduce of its own, applied at most once. Coalesced adds with a key are sent alone;
+	// AddQuotasUsage and ReduceQuotasUsage do not take one.
 	IdempotencyKey string
 }
 
@@ -146,6 +152,3 @@ const (
 	opAdd    = "add"
 	opReduce = "reduce"
 )
-
-// noLimit is the limit used to put back a reduce that is undone.
-const noLimit = math.MaxInt64

@@ -95,15 +95,27 @@ type ReduceUsageArgs struct {
 type Idempotency struct {
 	// RecordKey holds the outcome; empty means no record. It must share the usage key's
 	// cluster hash slot. While it exists, the change is not applied again: its recorded
-	// outcome is returned, with CacheResult.Replayed set. Refusals (limit exceeded, below
-	// zero) are recorded too; a missing usage is not.
+	// outcome is returned, with CacheResult.Replayed set; except that an add whose record
+	// says it was taken back (see AddRecordKey and Forget) is a fresh attempt. Refusals
+	// (limit exceeded, below zero) are recorded too; a missing usage is not.
 	RecordKey string
 	// Retention is how long the record is kept; it must be positive when RecordKey is set.
 	Retention time.Duration
-	// Forget marks a change that takes back the one RecordKey records (the undo of an add
-	// or a reduce): it applies only while the record exists, with no limit check, and
-	// deletes the record, so that taking back twice changes nothing.
+	// Forget marks the undo of a change whose Next failed, so that undoing twice changes
+	// nothing. On a reduce, RecordKey is the record of the add it undoes: the add is taken
+	// back only while the record says it was applied, and the record then says so, making
+	// the add's retry a fresh attempt. On an add, it puts back a reduce: the add that the
+	// reduce took back (see AddRecordKey) counts again, or else the reduce is put back
+	// only while RecordKey exists, and RecordKey is deleted; with no limit but MaxAmount.
 	Forget bool
+	// AddRecordKey, on a reduce, is the record of the add with the same idempotency key.
+	// While it exists the reduce is about that add, and RecordKey is not used: an add
+	// that was applied is taken back (by its recorded amount) and its record marked so,
+	// making the add's retry a fresh attempt and a repeat of the reduce a replay that
+	// changes nothing; an add that was refused or taken back already leaves nothing to
+	// take back. A reduce of another amount than the add's fails with an error wrapping
+	// ErrInvalidRequest. On an add that puts back a reduce (Forget), it is the same key.
+	AddRecordKey string
 }
 
 // HoldOp is what ChangeHold does.

@@ -24,9 +24,11 @@ var (
 	// ErrInvalidRequest: the request, or a value a configured function returned for it,
 	// cannot be used (nil request, usage not positive, empty key, negative limit, ...).
 	ErrInvalidRequest = errors.New("invalid quota usage request")
-	// ErrInvalidCachedUsage: the value stored at the usage (or limit) key is not a whole
-	// number, or is one beyond ±2^53 (MaxAmount) that the scripts cannot compare exactly.
-	ErrInvalidCachedUsage = errors.New("cached quota usage is not an integer")
+	// ErrInvalidCachedUsage: the usage (or limit) key holds something andromeda did not
+	// write: a value that is not a whole number from 0 to MaxAmount (2^53) written the
+	// way INCRBY writes it ("-5", "05", "1.0" and 2^53+1 are not), or a key of another
+	// type. Nothing was changed; the error names the key and what it holds.
+	ErrInvalidCachedUsage = errors.New("cached quota usage is not a whole number from 0 to 2^53")
 	// ErrHoldExpired: the hold was neither committed nor cancelled in time, and its
 	// quota was released.
 	ErrHoldExpired = errors.New("quota hold expired")

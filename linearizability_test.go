@@ -27,8 +27,9 @@ func TestLinearizable(t *testing.T) {
 		linearizabilityWorkload.drive(h, time.Now().UnixNano(), newAdd(b, db, nil), newReduce(b, db, nil))
 		require.Zero(t, h.unknown.Load(), "a healthy Redis leaves no outcome unknown")
 		h.check(t)
-		t.Logf("%d operations checked (%d with an idempotency key): %d applied, %d refused",
-			len(h.ops), h.withKey(), h.applied.Load(), h.refused.Load())
+		t.Logf("%d operations checked (%d with an idempotency key): %d applied, %d refused, %d invalid (a reduce with the key of an add of another amount)",
+			len(h.ops), h.withKey(), h.applied.Load(), h.refused.Load(), h.invalid.Load())
+		require.NotZero(t, h.invalid.Load(), "the workload reuses keys across adds and reduces of other amounts")
 	})
 }
 
@@ -90,4 +91,34 @@ func (c incrementThenCheck) ReduceUsage(ctx context.Context, args andromeda.Redu
 		return andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: usage + amount}, nil
 	}
 	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
+}
+
+// The model knows the claim flow with an idempotency key: the reduce takes the add back
+// and the add's retry is a fresh attempt. The old behaviour (the retry replays "success,
+// usage 1" while usage stays 0, and Bob gets the last unit too) is not linearizable.
+func TestModelClaimFlowWithIdempotencyKey(t *testing.T) {
+	add := func(key string) opInput {
+		return opInput{quota: "v", kind: opAddKind, amount: 1, limit: 1, idemKey: key}
+	}
+	reduce := func(key string, amount int64) opInput {
+		return opInput{quota: "v", kind: opReduceKind, amount: amount, idemKey: key}
+	}
+	ok := func(usage int64) opOutput { return opOutput{outcome: applied, usage: usage} }
+	sequential := func(steps ...any) []porcupine.Operation {
+		var ops []porcupine.Operation
+		for i := 0; i < len(steps); i += 2 {
+			ops = append(ops, porcupine.Operation{Input: steps[i], Output: steps[i+1], Call: int64(2 * i), Return: int64(2*i + 1)})
+		}
+		return ops
+	}
+	model := counterModel.ToModel()
+	now := sequential(add("A"), ok(1), reduce("A", 1), ok(0), reduce("A", 1), ok(0), add("A"), ok(1), add("A"), ok(1),
+		add("B"), opOutput{outcome: refused, usage: 1}, reduce("A", 2), opOutput{outcome: invalid},
+		reduce("B", 1), ok(1), reduce("R", 1), ok(0), reduce("R", 1), ok(0))
+	require.True(t, porcupine.CheckOperations(model, now))
+	before := sequential(add("A"), ok(1), reduce("A", 1), ok(0), add("A"), ok(1), add("B"), ok(1))
+	require.False(t, porcupine.CheckOperations(model, before))
+	addC := opInput{quota: "v", kind: opAddKind, amount: 1, limit: 2, idemKey: "C"}
+	resentReduceTakesTwice := sequential(add("A"), ok(1), addC, ok(2), reduce("A", 1), ok(1), reduce("A", 1), ok(0))
+	require.False(t, porcupine.CheckOperations(model, resentReduceTakesTwice))
 }

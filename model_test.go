@@ -20,6 +20,14 @@ import (
 // add n succeeds iff usage+n <= limit; reduce n succeeds iff usage-n >= 0; otherwise
 // nothing changes. A call whose outcome is unknown (a network error, a timeout) may or
 // may not have happened, as in etcd's robustness tests.
+//
+// With an idempotency key K (see QuotaUsageRequest.IdempotencyKey): an add K whose record
+// says applied or refused replays that outcome; with no record, or one taken back, it is a
+// fresh attempt, recorded. A reduce K with an add record is about that add: of another
+// amount it is invalid; an applied add is taken back (if usage allows) and its record
+// says so; after a refused or taken-back add it changes nothing and succeeds with the
+// usage as it is. A reduce K with no add record is a reduce of its own, recorded and
+// replayed as an add's.
 
 type opKind int
 
@@ -33,8 +41,7 @@ type opInput struct {
 	kind   opKind
 	amount int64
 	limit  int64
-	// idemKey, when set, is the request's IdempotencyKey: the first outcome for this kind
-	// of change with this key is recorded, and every repeat returns it and changes nothing.
+	// idemKey, when set, is the request's IdempotencyKey.
 	idemKey string
 }
 
@@ -44,6 +51,7 @@ const (
 	applied outcome = iota // Do succeeded; usage is the usage after it
 	refused                // limit exceeded or below zero; usage is the usage found
 	unknown                // any other error: it may or may not have been applied
+	invalid                // ErrInvalidRequest: nothing changed
 )
 
 type opOutput struct {
@@ -51,21 +59,101 @@ type opOutput struct {
 	usage   int64
 }
 
-// counterState is a quota's usage and the outcomes recorded under idempotency keys.
-type counterState struct {
-	usage    int64
-	recorded map[string]opOutput // by kind and key; never changed in place
+// idemRecord is what a quota keeps for one idempotency key and kind of change.
+type idemRecord struct {
+	out       opOutput // the outcome a repeat replays
+	amount    int64    // the add's amount
+	takenBack bool     // an applied add that a reduce with its key took back
 }
 
-func (s counterState) with(usage int64, record string, out opOutput) counterState {
-	next := counterState{usage: usage, recorded: make(map[string]opOutput, len(s.recorded)+1)}
+// counterState is a quota's usage and its idempotency records.
+type counterState struct {
+	usage    int64
+	recorded map[string]idemRecord // by kind and key; never changed in place
+}
+
+func (s counterState) with(usage int64, record string, rec idemRecord) counterState {
+	next := counterState{usage: usage, recorded: make(map[string]idemRecord, len(s.recorded)+1)}
 	for k, v := range s.recorded {
 		next.recorded[k] = v
 	}
 	if record != "" {
-		next.recorded[record] = out
+		next.recorded[record] = rec
 	}
 	return next
+}
+
+// counterStep is the model's transition: the states st may become when in returns out.
+func counterStep(st counterState, in opInput, out opOutput) []any {
+	stay := []any{st}
+	if in.kind == opReduceKind && in.idemKey != "" {
+		if add, ok := st.recorded[fmt.Sprint(opAddKind, ":", in.idemKey)]; ok {
+			return reduceAdd(st, in, out, add)
+		}
+	}
+	record := ""
+	if in.idemKey != "" {
+		record = fmt.Sprint(in.kind, ":", in.idemKey)
+		if first, ok := st.recorded[record]; ok && !first.takenBack { // a repeat: the first outcome, no change
+			if out.outcome == unknown || out == first.out {
+				return stay
+			}
+			return nil
+		}
+	}
+	next, fits := st.usage+in.amount, st.usage+in.amount <= in.limit
+	if in.kind == opReduceKind {
+		next, fits = st.usage-in.amount, st.usage-in.amount >= 0
+	}
+	appliedOut, refusedOut := opOutput{outcome: applied, usage: next}, opOutput{outcome: refused, usage: st.usage}
+	appliedState := st.with(next, record, idemRecord{out: appliedOut, amount: in.amount})
+	refusedState := st.with(st.usage, record, idemRecord{out: refusedOut, amount: in.amount})
+	switch {
+	case out.outcome == applied && fits && out == appliedOut:
+		return []any{appliedState}
+	case out.outcome == refused && !fits && out == refusedOut:
+		return []any{refusedState}
+	case out.outcome == unknown && fits:
+		return []any{st, appliedState}
+	case out.outcome == unknown && record != "":
+		return []any{st, refusedState}
+	case out.outcome == unknown:
+		return stay
+	}
+	return nil
+}
+
+// reduceAdd is a reduce with the key of a recorded add.
+func reduceAdd(st counterState, in opInput, out opOutput, add idemRecord) []any {
+	stay := []any{st}
+	switch {
+	case in.amount != add.amount:
+		if out.outcome == invalid || out.outcome == unknown {
+			return stay
+		}
+		return nil
+	case add.takenBack || add.out.outcome != applied: // nothing to take back
+		if out.outcome == unknown || out == (opOutput{outcome: applied, usage: st.usage}) {
+			return stay
+		}
+		return nil
+	}
+	next := st.usage - in.amount
+	if next < 0 {
+		if out.outcome == unknown || out == (opOutput{outcome: refused, usage: st.usage}) {
+			return stay
+		}
+		return nil
+	}
+	add.takenBack = true
+	taken := st.with(next, fmt.Sprint(opAddKind, ":", in.idemKey), add)
+	switch {
+	case out == opOutput{outcome: applied, usage: next}:
+		return []any{taken}
+	case out.outcome == unknown:
+		return []any{st, taken}
+	}
+	return nil
 }
 
 var counterModel = porcupine.NondeterministicModel{
@@ -81,40 +169,11 @@ var counterModel = porcupine.NondeterministicModel{
 		}
 		return partitions
 	},
-	Init: func() []interface{} { return []interface{}{counterState{}} },
-	Step: func(state, input, output interface{}) []interface{} {
-		st, in, out := state.(counterState), input.(opInput), output.(opOutput)
-		record := ""
-		if in.idemKey != "" {
-			record = fmt.Sprint(in.kind, ":", in.idemKey)
-			if first, ok := st.recorded[record]; ok { // a repeat: the first outcome, no change
-				if out.outcome == unknown || out == first {
-					return []interface{}{st}
-				}
-				return nil
-			}
-		}
-		next, fits := st.usage+in.amount, st.usage+in.amount <= in.limit
-		if in.kind == opReduceKind {
-			next, fits = st.usage-in.amount, st.usage-in.amount >= 0
-		}
-		appliedState := st.with(next, record, opOutput{outcome: applied, usage: next})
-		refusedState := st.with(st.usage, record, opOutput{outcome: refused, usage: st.usage})
-		switch {
-		case out.outcome == applied && fits && out.usage == next:
-			return []interface{}{appliedState}
-		case out.outcome == refused && !fits && out.usage == st.usage:
-			return []interface{}{refusedState}
-		case out.outcome == unknown && fits:
-			return []interface{}{st, appliedState}
-		case out.outcome == unknown && record != "":
-			return []interface{}{st, refusedState}
-		case out.outcome == unknown:
-			return []interface{}{st}
-		}
-		return nil
+	Init: func() []any { return []any{counterState{}} },
+	Step: func(state, input, output any) []any {
+		return counterStep(state.(counterState), input.(opInput), output.(opOutput))
 	},
-	Equal: func(a, b interface{}) bool {
+	Equal: func(a, b any) bool {
 		x, y := a.(counterState), b.(counterState)
 		if x.usage != y.usage || len(x.recorded) != len(y.recorded) {
 			return false
@@ -126,10 +185,10 @@ var counterModel = porcupine.NondeterministicModel{
 		}
 		return true
 	},
-	DescribeOperation: func(input, output interface{}) string {
+	DescribeOperation: func(input, output any) string {
 		in, out := input.(opInput), output.(opOutput)
 		kind := map[opKind]string{opAddKind: "add", opReduceKind: "reduce"}[in.kind]
-		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown"}[out.outcome]
+		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown", invalid: "invalid"}[out.outcome]
 		return fmt.Sprintf("%s(%s, %d, %q) -> %s %d", kind, in.quota, in.amount, in.idemKey, result, out.usage)
 	},
 }
@@ -140,7 +199,7 @@ type history struct {
 	mu    sync.Mutex
 	ops   []porcupine.Operation
 	// counts by outcome
-	applied, refused, unknown atomic.Int64
+	applied, refused, unknown, invalid atomic.Int64
 }
 
 func newHistory() *history { return &history{start: time.Now()} }
@@ -172,6 +231,9 @@ func (h *history) record(client int, input interface{}, call func() (int64, erro
 		errors.As(err, &qerr)
 		out = opOutput{outcome: refused, usage: qerr.Usage}
 		h.refused.Add(1)
+	case errors.Is(err, andromeda.ErrInvalidRequest):
+		out = opOutput{outcome: invalid}
+		h.invalid.Add(1)
 	default:
 		// It may take effect at any time after the call: leave it open to the end.
 		out = opOutput{outcome: unknown}

@@ -82,7 +82,7 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	if err != nil {
 		return 0, "", err
 	}
-	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opReduce, req, r.retention)}
+	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention)}
 	var res CacheResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
@@ -101,19 +101,35 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	return res.Usage, key, nil
 }
 
-// undo puts back a reduce, and takes its idempotency record. A key that has gone missing
-// since took the reduce with it.
+// reduceIdempotency is the record of a reduce with req's idempotency key, and the record
+// of the add with the same key: a reduce that carries the key of an applied add takes
+// that add back (see Idempotency.AddRecordKey).
+func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Duration) Idempotency {
+	idem := idempotency(key, opReduce, req, retention)
+	if idem.RecordKey != "" {
+		idem.AddRecordKey = recordKey(key, opAdd, req.IdempotencyKey)
+	}
+	return idem
+}
+
+// undo puts back a reduce: the add it took back counts again, or its own record goes. A
+// key that has gone missing since took the reduce with it.
 func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
-	idem := forgetting(idempotency(key, opReduce, req, r.retention))
+	idem := forgetting(reduceIdempotency(key, req, r.retention))
 	return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 
-// putBackReduce undoes a reduce with an add that checks no limit; a key gone missing
-// since took the reduce with it.
+// putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond
+// which usage could not be stored exactly; a key gone missing since took the reduce
+// with it.
 func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
-	args.Limit = noLimit
-	if _, err := cache.AddUsage(ctx, args); err != nil {
+	args.Limit = MaxAmount
+	res, err := cache.AddUsage(ctx, args)
+	if err != nil {
 		return fmt.Errorf("put back: %w", err)
+	}
+	if res.Status == CacheLimitExceeded {
+		return fmt.Errorf("put back %d on key %q: usage %d would pass MaxAmount", args.Amount, args.Key, res.Usage)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@
 -- KEYS[1]  the usage
 -- then, when ARGV[4] is 1, the key holding the limit, read instead of ARGV[2]
 -- then, when ARGV[5] > 0, an idempotency record (see ARGV[6])
+-- then, optionally, when ARGV[6] is 2: the record of the add with the same idempotency key
 --
 -- ARGV[1]  amount (> 0)
 -- ARGV[2]  limit
@@ -11,71 +12,124 @@
 --          and stores the result with that expiration in milliseconds (0 = none)
 -- ARGV[4]  1 if a limit key follows
 -- ARGV[5]  how long the record is kept, in ms; 0: no record
--- ARGV[6]  1 (record): if the record exists, reply with the outcome it holds and change
---          nothing; otherwise record this outcome. 2 (forget): this add puts back a reduce
---          the record is for: apply it only if the record exists, with no limit, and
---          delete the record.
+-- ARGV[6]  1 (record): the record is this add's. If it holds an outcome (applied or
+--          refused), reply with it and change nothing; if it is absent, or says the add was
+--          taken back (by a reduce with the same key, or because Next failed), this is a
+--          fresh attempt, recorded. 2 (put back): this add puts back a reduce whose Next
+--          failed. If that reduce took back the add recorded under the same key, the add
+--          is applied again; otherwise the record is the reduce's own, and the reduce is put
+--          back only while that record exists, which is deleted. Either way with no limit
+--          but MaxAmount.
+--
+-- An add's record is "state usage limit amount": state 0 applied, 2 refused, 11 taken back
+-- by a reduce with the same key, 12 undone because Next failed (see reduce.lua).
 --
 -- Reply {status, usage, limit, replayed}: 0 applied (usage after), 1 usage missing,
 -- 2 limit exceeded (usage found), 4 limit missing; replayed is 1 when the outcome comes
--- from the record. {9, the stored value} when a value is not an integer.
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- from the record. {9, value, key} or {10, type, key} when a key holds something that is
+-- not a usage (see read in exact.lua, which the Go side puts before this script).
 
 local amount = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local absent = tonumber(ARGV[3])
+local retention = tonumber(ARGV[5])
 local nextKey = 2
-local limitKey, recordKey
+local limitKey, recordKey, addRecordKey
 if ARGV[4] == '1' then
   limitKey = KEYS[nextKey]
   nextKey = nextKey + 1
 end
-if tonumber(ARGV[5]) > 0 then
+if retention > 0 then
   recordKey = KEYS[nextKey]
+  addRecordKey = KEYS[nextKey + 1]
+end
+
+-- An add's record; old records have no amount.
+local function parse(record)
+  return string.match(record, '^(%d+) (%-?%d+) (%-?%d+) ?(%d*)$')
 end
 
 if recordKey and ARGV[6] == '2' then
-  if redis.call('DEL', recordKey) == 0 then
+  local record = addRecordKey and redis.call('GET', addRecordKey)
+  if record then
+    -- The reduce found this add's record: it took the add back (state 11) or changed nothing.
+    local state, _, recordedLimit, recordedAmount = parse(record)
+    if state ~= '11' then
+      return {0, 0, 0, 1}
+    end
+    amount = tonumber(recordedAmount) or amount
+    local usage, bad = read(KEYS[1])
+    if usage == nil then
+      return bad
+    end
+    if usage then
+      if usage > MAX - amount then
+        return {2, usage, MAX, 0}
+      end
+      usage = redis.call('INCRBY', KEYS[1], amount)
+    end
+    -- A usage gone missing took the reduce with it: the add counts again either way.
+    redis.call('SET', addRecordKey, string.format('0 %d %s %d', usage or 0, recordedLimit, amount), 'PX', retention)
+    if not usage then
+      return {1, 0, 0, 0}
+    end
+    return {0, usage, 0, 0}
+  end
+  if not redis.call('GET', recordKey) then
     return {0, 0, 0, 1} -- already put back, or never taken
   end
-  local raw = redis.call('GET', KEYS[1])
-  if not raw then
+  local usage, bad = read(KEYS[1])
+  if usage == nil then
+    return bad
+  end
+  if usage and usage > MAX - amount then
+    return {2, usage, MAX, 0}
+  end
+  redis.call('DEL', recordKey)
+  if not usage then
     return {1, 0, 0, 0}
   end
   return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
 end
+
 if recordKey then
   local record = redis.call('GET', recordKey)
   if record then
-    local status, usage, recordedLimit = string.match(record, '^(%d+) (%-?%d+) (%-?%d+)$')
-    if not status then
-      return {9, record}
+    local state, usage, recordedLimit = parse(record)
+    if not state then
+      return {9, record, recordKey}
     end
-    return {tonumber(status), tonumber(usage), tonumber(recordedLimit), 1}
+    if state == '0' or state == '2' then
+      return {tonumber(state), tonumber(usage), tonumber(recordedLimit), 1}
+    end
+    -- Taken back: this add is a fresh attempt.
   end
 end
 
 local function done(status, usage)
   if recordKey and (status == 0 or status == 2) then
     -- %d, not concatenation: Lua would write a large number as 9.007199254741e+15.
-    redis.call('SET', recordKey, string.format('%d %d %d', status, usage, limit), 'PX', ARGV[5])
+    redis.call('SET', recordKey, string.format('%d %d %d %d', status, usage, limit, amount), 'PX', retention)
   end
   return {status, usage, limit, 0}
 end
 
 if limitKey then
-  local rawLimit = redis.call('GET', limitKey)
-  if not rawLimit then
+  local cached, bad = read(limitKey)
+  if cached == nil then
+    return bad
+  end
+  if not cached then
     return {4, 0, 0, 0}
   end
-  if not exact(rawLimit) then
-    return {9, rawLimit}
-  end
-  limit = tonumber(rawLimit)
+  limit = cached
 end
 
-local raw = redis.call('GET', KEYS[1])
-if not raw then
+local usage, bad = read(KEYS[1])
+if usage == nil then
+  return bad
+end
+if not usage then
   if absent < 0 then
     return {1, 0, limit, 0}
   end
@@ -90,12 +144,9 @@ if not raw then
   return done(0, amount)
 end
 
-if not exact(raw) then
-  return {9, raw}
-end
-local usage = tonumber(raw)
-if usage + amount > limit then
+-- Not usage + amount > limit: that sum can pass 2^53, where doubles round.
+if usage > limit - amount then
   return done(2, usage)
 end
--- INCRBY keeps the key's expiration and does exact 64-bit arithmetic.
+-- INCRBY keeps the key's expiration; the result is at most the limit, so exact.
 return done(0, redis.call('INCRBY', KEYS[1], amount))

@@ -9,8 +9,8 @@
 --
 -- Reply: {status, usage, limit} for each request in order, flattened: 0 applied (usage
 -- after), 1 usage missing, 2 limit exceeded (usage found), 4 limit missing; or
--- {9, the stored value} when a value is not an integer.
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- {9, value, key} or {10, type, key} when a key holds something that is not a usage (see
+-- read in exact.lua, which the Go side puts before this script).
 
 local absent = tonumber(ARGV[1])
 local count = (#ARGV - 1) / 2
@@ -25,30 +25,31 @@ end
 
 local cachedLimit
 if KEYS[2] then
-  local rawLimit = redis.call('GET', KEYS[2])
-  if not rawLimit then
+  local bad
+  cachedLimit, bad = read(KEYS[2])
+  if cachedLimit == nil then
+    return bad
+  end
+  if not cachedLimit then
     return every(4, 0, 0)
   end
-  if not exact(rawLimit) then
-    return {9, rawLimit}
-  end
-  cachedLimit = tonumber(rawLimit)
 end
 
-local raw = redis.call('GET', KEYS[1])
+local raw, bad = read(KEYS[1])
+if raw == nil then
+  return bad
+end
 if not raw and absent < 0 then
   return every(1, 0, cachedLimit or 0)
 end
-if raw and not exact(raw) then
-  return {9, raw}
-end
 
-local start = tonumber(raw or '0')
+local start = raw or 0
+-- The running usage never passes the largest limit (at most 2^53), so it stays exact.
 local usage = start
 for i = 1, count do
   local amount = tonumber(ARGV[2 * i])
   local limit = cachedLimit or tonumber(ARGV[2 * i + 1])
-  if usage + amount <= limit then
+  if usage <= limit - amount then -- not usage + amount <= limit: beyond 2^53 that rounds
     usage = usage + amount
     reply[3 * i - 2] = 0
   else

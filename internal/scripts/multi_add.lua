@@ -8,20 +8,20 @@
 --               zero with that expiration in milliseconds (0 = none)
 --
 -- Reply {status, i, usage_1 .. usage_n}: 0 applied (usages after); 1 usage of quota i
--- missing; 2 quota i would pass its limit (usage_i is the usage found); 9 the value at
--- KEYS[i] is not an integer ({9, i, the stored value}).
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- missing; 2 quota i would pass its limit (usage_i is the usage found); {9, i, value} or
+-- {10, i, type} when KEYS[i] holds something that is not a usage (see read in exact.lua,
+-- which the Go side puts before this script).
 
 local amount = tonumber(ARGV[1])
 local usages = {}
 local absent = {}
 for i = 1, #KEYS do
-  local raw = redis.call('GET', KEYS[i])
-  if raw then
-    if not exact(raw) then
-      return {9, i, raw}
-    end
-    usages[i] = tonumber(raw)
+  local usage, bad = read(KEYS[i])
+  if usage == nil then
+    return {bad[1], i, bad[2]}
+  end
+  if usage then
+    usages[i] = usage
   elseif tonumber(ARGV[2 * i + 1]) < 0 then
     return {1, i}
   else
@@ -31,7 +31,7 @@ for i = 1, #KEYS do
 end
 
 for i = 1, #KEYS do
-  if usages[i] + amount > tonumber(ARGV[2 * i]) then
+  if usages[i] > tonumber(ARGV[2 * i]) - amount then -- exact, unlike usage + amount beyond 2^53
     local reply = {2, i}
     for j = 1, #KEYS do
       reply[j + 2] = usages[j]

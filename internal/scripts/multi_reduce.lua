@@ -5,25 +5,25 @@
 -- ARGV[1]   amount (> 0)
 --
 -- Reply {status, i, usage_1 .. usage_n}: 0 applied (usages after); 1 usage of quota i
--- missing; 3 quota i would go below zero (usage_i is the usage found); 9 the value at
--- KEYS[i] is not an integer ({9, i, the stored value}).
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- missing; 3 quota i would go below zero (usage_i is the usage found); {9, i, value} or
+-- {10, i, type} when KEYS[i] holds something that is not a usage (see read in exact.lua,
+-- which the Go side puts before this script).
 
 local amount = tonumber(ARGV[1])
 local usages = {}
 for i = 1, #KEYS do
-  local raw = redis.call('GET', KEYS[i])
-  if not raw then
+  local usage, bad = read(KEYS[i])
+  if usage == nil then
+    return {bad[1], i, bad[2]}
+  end
+  if not usage then
     return {1, i}
   end
-  if not exact(raw) then
-    return {9, i, raw}
-  end
-  usages[i] = tonumber(raw)
+  usages[i] = usage
 end
 
 for i = 1, #KEYS do
-  if usages[i] - amount < 0 then
+  if usages[i] < amount then
     local reply = {3, i}
     for j = 1, #KEYS do
       reply[j + 2] = usages[j]

@@ -1,54 +1,103 @@
 -- Subtracts an amount from the usage at KEYS[1] only if the result stays at or above zero.
 --
--- KEYS[2]  optional: an idempotency record (see ARGV[3])
 -- ARGV[1]  amount (> 0)
--- ARGV[2]  how long the record is kept, in ms; 0: no record
--- ARGV[3]  1 (record): if the record exists, reply with the outcome it holds and change
---          nothing; otherwise record this outcome. 2 (forget): this reduce takes back an
---          add the record is for: apply it only if the record exists, and delete it.
+-- ARGV[2]  how long records are kept, in ms; 0: no record, no more keys
+-- ARGV[3]  1 (record): KEYS[2] is this reduce's own record, and KEYS[3], if given, the
+--          record of the add with the same idempotency key. 2 (undo an add): KEYS[2] is
+--          the record of the add this reduce undoes because the add's Next failed.
+--
+-- With an add's record (see add.lua for its format) the reduce is about that add, and its
+-- own record is not used:
+--   the add was applied   -> take it back (its recorded amount) and mark the record taken
+--                            back (11) or, when undoing, undone (12); the add's next try is
+--                            a fresh attempt. A usage gone missing took the add with it:
+--                            only the record changes, and the reply says missing.
+--   refused, taken back   -> nothing to take back: no change, replayed
+--   or undone
+-- A reduce (not an undo) whose amount is not the add's is refused: {11, the add's amount, key}.
+-- Without an add's record, the reduce's own record works as an add's does: a repeat replies
+-- the first outcome (applied or below zero) and changes nothing.
 --
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
--- (usage found); replayed is 1 when the outcome comes from the record.
--- {9, the stored value} when the value is not an integer.
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- (usage found); replayed is 1 when nothing changed because of a record. {9, value, key}
+-- or {10, type, key} when a key holds something that is not a usage (see read in
+-- exact.lua, which the Go side puts before this script).
 
 local amount = tonumber(ARGV[1])
-local recordKey
-if tonumber(ARGV[2]) > 0 then
-  recordKey = KEYS[2]
+local retention = tonumber(ARGV[2])
+local undo = ARGV[3] == '2'
+local recordKey, addRecordKey
+if retention > 0 then
+  if undo then
+    addRecordKey = KEYS[2]
+  else
+    recordKey, addRecordKey = KEYS[2], KEYS[3]
+  end
 end
 
-if recordKey and ARGV[3] == '2' then
-  if redis.call('DEL', recordKey) == 0 then
-    return {0, 0, 0, 1} -- already taken back, or never added
+local addRecord = addRecordKey and redis.call('GET', addRecordKey)
+if addRecord then
+  local state, _, recordedLimit, recordedAmount = string.match(addRecord, '^(%d+) (%-?%d+) (%-?%d+) ?(%d*)$')
+  if not state then
+    return {9, addRecord, addRecordKey}
   end
-elseif recordKey then
+  recordedAmount = tonumber(recordedAmount) or amount -- records of older versions have none
+  if not undo and recordedAmount ~= amount then
+    return {11, recordedAmount, addRecordKey}
+  end
+  local usage, bad = read(KEYS[1])
+  if usage == nil then
+    return bad
+  end
+  if state ~= '0' then
+    if not usage then
+      return {1, 0, 0, 1}
+    end
+    return {0, usage, 0, 1}
+  end
+  if usage then
+    if usage < recordedAmount then
+      return {3, usage, 0, 0}
+    end
+    usage = redis.call('DECRBY', KEYS[1], recordedAmount)
+  end
+  local taken = undo and 12 or 11
+  redis.call('SET', addRecordKey, string.format('%d %d %s %d', taken, usage or 0, recordedLimit, recordedAmount), 'PX', retention)
+  if not usage then
+    return {1, 0, 0, 0}
+  end
+  return {0, usage, 0, 0}
+end
+if undo then
+  return {0, 0, 0, 1} -- no add to undo: its record is gone
+end
+
+if recordKey then
   local record = redis.call('GET', recordKey)
   if record then
     local status, usage = string.match(record, '^(%d+) (%-?%d+)$')
     if not status then
-      return {9, record}
+      return {9, record, recordKey}
     end
     return {tonumber(status), tonumber(usage), 0, 1}
   end
 end
 
 local function done(status, usage)
-  if recordKey and ARGV[3] == '1' and (status == 0 or status == 3) then
-    redis.call('SET', recordKey, string.format('%d %d', status, usage), 'PX', ARGV[2])
+  if recordKey and (status == 0 or status == 3) then
+    redis.call('SET', recordKey, string.format('%d %d', status, usage), 'PX', retention)
   end
   return {status, usage, 0, 0}
 end
 
-local raw = redis.call('GET', KEYS[1])
-if not raw then
+local usage, bad = read(KEYS[1])
+if usage == nil then
+  return bad
+end
+if not usage then
   return {1, 0, 0, 0}
 end
-if not exact(raw) then
-  return {9, raw}
-end
-local usage = tonumber(raw)
-if usage - amount < 0 then
+if usage < amount then
   return done(3, usage)
 end
 -- DECRBY keeps the key's expiration.

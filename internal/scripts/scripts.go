@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// exact is the Lua helper the usage scripts share, put before each of them: whether a
-// stored value is a whole number that Lua's doubles hold exactly (see exact.lua).
+// exact is the Lua the usage scripts share, put before each of them: MAX, and reading a
+// stored usage or limit that must be a whole number from 0 to 2^53 (see exact.lua).
 //
 //go:embed exact.lua
 var exact string
@@ -67,15 +67,24 @@ const (
 	HoldCancelled = 6
 	HoldNotFound  = 7
 	HoldCommitted = 8
-	NotInteger    = 9
+	// NotInteger: a key holds a string that is not a usage (Reply.Raw, Reply.Key).
+	NotInteger = 9
+	// WrongType: a key is of another type (Reply.Raw names it, Reply.Key).
+	WrongType = 10
+	// AmountMismatch: a reduce carries the idempotency key of an add of another amount
+	// (Reply.Usage is the add's amount, Reply.Key its record).
+	AmountMismatch = 11
 )
+
+// Invalid reports whether status says a key holds something that is not a usage.
+func Invalid(status int64) bool { return status == NotInteger || status == WrongType }
 
 // Idempotency modes of Add and Reduce (their last argument). Numbers, not words: a small
 // integer costs the client no allocation.
 const (
 	RecordNone    = 0
 	RecordOutcome = 1 // replay the record if it exists, else record this outcome
-	RecordForget  = 2 // undo the change the record is for, and delete the record
+	RecordForget  = 2 // undo the change the record is for (see add.lua and reduce.lua)
 )
 
 // Reply is a parsed reply of Add or Reduce.
@@ -85,14 +94,17 @@ type Reply struct {
 	Limit  int64 // Add only
 	// Replayed is true when the outcome comes from an idempotency record.
 	Replayed bool
-	// Raw is the stored value when Status is NotInteger.
+	// Raw is the stored value when Status is NotInteger, the key's type when WrongType.
 	Raw string
+	// Key is the key Raw was found at (NotInteger, WrongType), or the add's record
+	// (AmountMismatch); it may be empty for replies of scripts that do not name it.
+	Key string
 }
 
 // Parse reads the {status, usage[, limit[, replayed]]} array that Add, AddBatch and
 // Reduce return.
-func Parse(reply interface{}) (Reply, error) {
-	fields, ok := reply.([]interface{})
+func Parse(reply any) (Reply, error) {
+	fields, ok := reply.([]any)
 	if !ok || len(fields) < 2 || len(fields) > 4 {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
@@ -100,9 +112,18 @@ func Parse(reply interface{}) (Reply, error) {
 	if !ok {
 		return Reply{}, fmt.Errorf("unexpected script status %v", fields[0])
 	}
-	if status == NotInteger {
-		raw, _ := fields[1].(string)
-		return Reply{Status: status, Raw: raw}, nil
+	if Invalid(status) {
+		r := Reply{Status: status}
+		r.Raw, _ = fields[1].(string)
+		if len(fields) == 3 {
+			r.Key, _ = fields[2].(string)
+		}
+		return r, nil
+	}
+	if status == AmountMismatch && len(fields) == 3 {
+		amount, _ := fields[1].(int64)
+		key, _ := fields[2].(string)
+		return Reply{Status: status, Usage: amount, Key: key}, nil
 	}
 	usage, ok := fields[1].(int64)
 	if !ok {
@@ -125,13 +146,15 @@ func Parse(reply interface{}) (Reply, error) {
 }
 
 // ParseBatch reads the flattened {status, usage, limit} triples that AddBatch returns,
-// one Reply per request; when a stored value is not an integer it returns a single Reply
-// with Status NotInteger.
-func ParseBatch(reply interface{}) ([]Reply, error) {
-	fields, ok := reply.([]interface{})
-	if ok && len(fields) == 2 {
-		r, err := Parse(fields)
-		return []Reply{r}, err
+// one Reply per request; when a key holds something that is not a usage it returns a
+// single Reply with Status NotInteger or WrongType.
+func ParseBatch(reply any) ([]Reply, error) {
+	fields, ok := reply.([]any)
+	if ok && len(fields) >= 2 {
+		if status, _ := fields[0].(int64); Invalid(status) {
+			r, err := Parse(fields)
+			return []Reply{r}, err
+		}
 	}
 	if !ok || len(fields)%3 != 0 {
 		return nil, fmt.Errorf("unexpected script reply %v", reply)
@@ -150,14 +173,14 @@ func ParseBatch(reply interface{}) ([]Reply, error) {
 // MultiReply is a parsed reply of MultiAdd or MultiReduce.
 type MultiReply struct {
 	Status int64
-	Index  int // 0-based: the quota missing, refused or not an integer
+	Index  int // 0-based: the quota missing, refused or not holding a usage
 	Usages []int64
-	Raw    string
+	Raw    string // the value (NotInteger) or the type (WrongType) at the Index's key
 }
 
 // ParseMulti reads the {status, i, usages...} array that MultiAdd and MultiReduce return.
-func ParseMulti(reply interface{}) (MultiReply, error) {
-	fields, ok := reply.([]interface{})
+func ParseMulti(reply any) (MultiReply, error) {
+	fields, ok := reply.([]any)
 	if !ok || len(fields) < 2 {
 		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
@@ -167,7 +190,7 @@ func ParseMulti(reply interface{}) (MultiReply, error) {
 		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	r := MultiReply{Status: status, Index: int(index) - 1}
-	if status == NotInteger {
+	if Invalid(status) && len(fields) == 3 {
 		r.Raw, _ = fields[2].(string)
 		return r, nil
 	}
@@ -188,4 +211,25 @@ func ParseMulti(reply interface{}) (MultiReply, error) {
 // expiration never becomes 0, which means none.
 func Milliseconds(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// maxUsage is andromeda.MaxAmount (internal imports nothing of ours).
+const maxUsage = 1 << 53
+
+// ParseUsage reads a stored usage or limit by the scripts' rule (exact.lua): a whole
+// number from 0 to 2^53 written the way INCRBY writes it, so "05", "-0", "+1" and "1.0"
+// are not usages, even where strconv would take them.
+func ParseUsage(raw string) (int64, bool) {
+	if raw == "" || len(raw) > 16 || raw[0] == '0' && raw != "0" {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, n <= maxUsage
 }

@@ -5,7 +5,6 @@ package scriptcache
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -99,8 +98,9 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	if err != nil {
 		return nil, fmt.Errorf("change usage of %q: %w", batch[0].Key, err)
 	}
-	if len(replies) == 1 && replies[0].Status == scripts.NotInteger {
-		return nil, notInteger(batch[0].Key, replies[0].Raw)
+	if len(replies) == 1 && scripts.Invalid(replies[0].Status) {
+		_, err := result(batch[0], replies[0])
+		return nil, err
 	}
 	if len(replies) != len(batch) {
 		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
@@ -124,11 +124,15 @@ func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs)
 	if err != nil {
 		return andromeda.CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
+	if r.Status == scripts.AmountMismatch {
+		return andromeda.CacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
+			andromeda.ErrInvalidRequest, args.Amount, args.Key, r.Usage, r.Key)
+	}
 	return result(andromeda.AddUsageArgs{Key: args.Key}, r)
 }
 
-// withRecord adds an idempotency record's key to keys, and returns the scripts' retention
-// (ms, 0 for no record) and mode arguments.
+// withRecord adds an idempotency record's key, and the add's record when set, to keys,
+// and returns the scripts' retention (ms, 0 for no record) and mode arguments.
 func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, int64) {
 	if idem.RecordKey == "" {
 		return keys, 0, scripts.RecordNone
@@ -137,7 +141,11 @@ func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, int
 	if idem.Forget {
 		mode = scripts.RecordForget
 	}
-	return append(keys, idem.RecordKey), scripts.Milliseconds(idem.Retention), mode
+	keys = append(keys, idem.RecordKey)
+	if idem.AddRecordKey != "" && idem.AddRecordKey != idem.RecordKey {
+		keys = append(keys, idem.AddRecordKey)
+	}
+	return keys, scripts.Milliseconds(idem.Retention), mode
 }
 
 func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) (andromeda.MultiResult, error) {
@@ -200,6 +208,10 @@ func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 
 func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
 	raws, found, err := c.client.Get(ctx, keys)
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		// The client does not say which key: name them all.
+		return nil, nil, fmt.Errorf("%w: one of the keys %q is not a string (%v)", andromeda.ErrInvalidCachedUsage, keys, err)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), err)
 	}
@@ -208,7 +220,8 @@ func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 		if !found[i] {
 			continue
 		}
-		if usages[i], err = strconv.ParseInt(raw, 10, 64); err != nil {
+		var ok bool
+		if usages[i], ok = scripts.ParseUsage(raw); !ok {
 			return nil, nil, notInteger(keys[i], raw)
 		}
 	}
@@ -230,10 +243,13 @@ func absentArg(args andromeda.AddUsageArgs) int64 {
 
 // result turns a parsed script reply into a CacheResult.
 func result(args andromeda.AddUsageArgs, r scripts.Reply) (andromeda.CacheResult, error) {
-	if r.Status == scripts.NotInteger {
-		key := args.Key
-		if args.LimitKey != "" {
-			key += " or " + strconv.Quote(args.LimitKey)
+	if scripts.Invalid(r.Status) {
+		key := r.Key
+		if key == "" { // a script that does not name the key
+			key = args.Key
+		}
+		if r.Status == scripts.WrongType {
+			return andromeda.CacheResult{}, wrongType(key, r.Raw)
 		}
 		return andromeda.CacheResult{}, notInteger(key, r.Raw)
 	}
@@ -248,6 +264,9 @@ func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiRe
 	if err != nil {
 		return andromeda.MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
+	if r.Status == scripts.WrongType {
+		return andromeda.MultiResult{}, wrongType(keys[r.Index], r.Raw)
+	}
 	if r.Status == scripts.NotInteger {
 		return andromeda.MultiResult{}, notInteger(keys[r.Index], r.Raw)
 	}
@@ -256,6 +275,10 @@ func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiRe
 
 func notInteger(key, raw string) error {
 	return fmt.Errorf("%w: key %q holds %q", andromeda.ErrInvalidCachedUsage, key, raw)
+}
+
+func wrongType(key, typ string) error {
+	return fmt.Errorf("%w: key %q holds a %s, not a string", andromeda.ErrInvalidCachedUsage, key, typ)
 }
 
 // runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.

@@ -1,0 +1,52 @@
+package scripts
+
+import (
+	"strconv"
+	"testing"
+)
+
+// ParseUsage takes exactly what exact.lua takes: 0 to 2^53, written as INCRBY writes it.
+func TestParseUsage(t *testing.T) {
+	for raw, want := range map[string]int64{"0": 0, "1": 1, "42": 42, "9007199254740991": 1<<53 - 1, "9007199254740992": 1 << 53} {
+		if got, ok := ParseUsage(raw); !ok || got != want {
+			t.Errorf("ParseUsage(%q) = %d, %v; want %d", raw, got, ok, want)
+		}
+	}
+	for _, raw := range []string{"", "-0", "-1", "-5", "00", "05", "+1", " 1", "1 ", "1.0", "1e3", "0x10", "abc",
+		"9007199254740993", "9999999999999999", "10000000000000000", strconv.FormatInt(1<<62, 10)} {
+		if got, ok := ParseUsage(raw); ok {
+			t.Errorf("ParseUsage(%q) = %d, true; want not a usage", raw, got)
+		}
+	}
+}
+
+func TestParseInvalidReplies(t *testing.T) {
+	for _, tc := range []struct {
+		reply any
+		want  Reply
+	}{
+		{[]any{int64(9), "-5", "k"}, Reply{Status: NotInteger, Raw: "-5", Key: "k"}},
+		{[]any{int64(9), "x"}, Reply{Status: NotInteger, Raw: "x"}}, // hold.lua names no key
+		{[]any{int64(10), "hash", "k"}, Reply{Status: WrongType, Raw: "hash", Key: "k"}},
+		{[]any{int64(11), int64(3), "{k}:rec"}, Reply{Status: AmountMismatch, Usage: 3, Key: "{k}:rec"}},
+		{[]any{int64(0), int64(1 << 53), int64(1 << 53), int64(1)}, Reply{Usage: 1 << 53, Limit: 1 << 53, Replayed: true}},
+	} {
+		got, err := Parse(tc.reply)
+		if err != nil || got != tc.want {
+			t.Errorf("Parse(%v) = %+v, %v; want %+v", tc.reply, got, err, tc.want)
+		}
+	}
+	// A batch of one request is three fields too: its status tells them apart.
+	batch, err := ParseBatch([]any{int64(10), "list", "k"})
+	if err != nil || len(batch) != 1 || batch[0].Status != WrongType || batch[0].Key != "k" {
+		t.Errorf("ParseBatch of a wrong type = %+v, %v", batch, err)
+	}
+	batch, err = ParseBatch([]any{int64(2), int64(5), int64(5)})
+	if err != nil || len(batch) != 1 || batch[0] != (Reply{Status: LimitExceeded, Usage: 5, Limit: 5}) {
+		t.Errorf("ParseBatch of one refusal = %+v, %v", batch, err)
+	}
+	multi, err := ParseMulti([]any{int64(10), int64(2), "hash"})
+	if err != nil || multi.Status != WrongType || multi.Index != 1 || multi.Raw != "hash" {
+		t.Errorf("ParseMulti of a wrong type = %+v, %v", multi, err)
+	}
+}
