@@ -36,13 +36,13 @@ func recordKey(usageKey, op, idempotencyKey string) string {
 	return sameSlotKey(usageKey, ":idempotency:"+op+":"+idempotencyKey)
 }
 
-// HoldKeys returns the keys that keep the holds of the usage at usageKey: active holds
-// by expiry, their amounts, closed holds, and when to forget them.
-func HoldKeys(usageKey string) [4]string {
-	return [4]string{
-		sameSlotKey(usageKey, ":holds"),
-		sameSlotKey(usageKey, ":hold-amounts"),
-		sameSlotKey(usageKey, ":holds-closed"),
-		sameSlotKey(usageKey, ":holds-forget-at"),
+// HoldKeys returns the keys that keep the holds of the usage at usageKey, in its cluster
+// hash slot: the hash of expiry buckets every usage script on the quota sweeps, and, when
+// holdID is not empty, the record of that hold (empty otherwise).
+func HoldKeys(usageKey, holdID string) (buckets, hold string) {
+	buckets = sameSlotKey(usageKey, ":hold-buckets")
+	if holdID != "" {
+		hold = sameSlotKey(usageKey, ":hold:"+holdID)
 	}
+	return buckets, hold
 }

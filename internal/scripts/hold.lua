@@ -1,138 +1,175 @@
 -- Holds: quota reserved now and committed or cancelled later (see andromeda's QuotaHolds).
 -- The usage at KEYS[1] counts committed usage plus active holds, so every other script
--- sees held quota as used. A hold not committed or cancelled by its expiry is released by
--- whichever of these scripts runs next on the quota: no background process is needed.
+-- sees held quota as used. The amounts of the active holds are also summed by expiry in a
+-- hash of buckets (see holds_release.lua), which every script on the quota sweeps first:
+-- a hold neither committed nor cancelled by its end is released by whichever call comes
+-- next, in O(buckets), with no background process. Each hold has a record of its own with
+-- its own expiry, so closed holds are forgotten by Redis after their retention.
 --
 -- KEYS[1]  usage
--- KEYS[2]  active holds: sorted set of hold IDs by expiry (ms)
--- KEYS[3]  amounts of the active holds: hash of hold ID to amount
--- KEYS[4]  closed holds: hash of hold ID to "committed", "cancelled" or "expired"
--- KEYS[5]  when to forget each closed hold: sorted set of hold IDs by time (ms)
+-- KEYS[2]  hold buckets (hash, see holds_release.lua)
+-- KEYS[3]  the hold's record (hash): state ("active", "committed" or "cancelled"),
+--          amount, ends (ms, its bucket's end) and epoch (of the buckets it was made in)
 --
 -- ARGV[1]  "reserve", "commit" or "cancel"
--- ARGV[2]  hold ID
--- ARGV[3]  amount (reserve)
--- ARGV[4]  limit (reserve)
--- ARGV[5]  how long the hold lasts, in ms (reserve)
--- ARGV[6]  how long a closed hold is remembered, in ms
--- ARGV[7]  when the usage is absent: -1 reports it missing; 0 or more starts it at zero
+-- ARGV[2]  amount (reserve, 1 .. 2^53)
+-- ARGV[3]  limit (reserve, 0 .. 2^53)
+-- ARGV[4]  how long the hold lasts, in ms (reserve); it ends at the next multiple of
+--          ceil(ARGV[4] / 64) ms, so it lasts up to 1/64 longer
+-- ARGV[5]  how long a closed hold is remembered, in ms
+-- ARGV[6]  when the usage is absent: -1 reports it missing; 0 or more starts it at zero
 --          with that expiration in ms (reserve)
 --
 -- Reply {status, usage, 0, replayed}: 0 done, 1 usage missing, 2 limit exceeded (usage found),
 -- 5 the hold expired, 6 it was cancelled, 7 there is no such hold, 8 it was committed;
 -- replayed is 1 when nothing changed because the request had been done already.
--- {9, the stored value} when the usage is not an integer.
--- exact(raw) comes from exact.lua, which the Go side puts before this script.
+-- {9, value, i} when the value at KEYS[i] is not one andromeda wrote, and {9, type, i, 1}
+-- when KEYS[i] is of another type; then nothing is changed.
+-- canonicalUsage, serverMs and sweepBuckets come from holds_release.lua, put before this.
 
-local usageKey, holdsKey, amountsKey, closedKey, forgetKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local mode, id = ARGV[1], ARGV[2]
-local retention = tonumber(ARGV[6])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local usageKey, bucketsKey, holdKey = KEYS[1], KEYS[2], KEYS[3]
+local mode = ARGV[1]
 
-local function close(holdID, state)
-  redis.call('HSET', closedKey, holdID, state)
-  redis.call('ZADD', forgetKey, now + retention, holdID)
+-- Everything is read and checked before anything is written.
+for i, want in ipairs({'string', 'hash', 'hash'}) do
+  local found = redis.call('TYPE', KEYS[i])['ok']
+  if found ~= 'none' and found ~= want then
+    return {9, found, i, 1}
+  end
 end
 
 local raw = redis.call('GET', usageKey)
-if raw and not exact(raw) then
-  return {9, raw}
+if raw and not canonicalUsage(raw) then
+  return {9, raw, 1}
 end
 
--- Holds were counted in the usage: when the usage is gone, they are gone with it.
-if not raw then
-  for _, holdID in ipairs(redis.call('ZRANGE', holdsKey, 0, -1)) do
-    close(holdID, 'expired')
+local hold = redis.call('HGETALL', holdKey)
+local record = {}
+for i = 1, #hold, 2 do
+  record[hold[i]] = hold[i + 1]
+end
+local states = {active = true, committed = true, cancelled = true}
+if #hold > 0 and not (states[record.state] and record.amount and record.amount ~= '0' and canonicalUsage(record.amount)
+    and string.match(record.ends or '', '^%d+$') and string.match(record.epoch or '', '^%d+$')) then
+  local text = {}
+  for i = 1, #hold, 2 do
+    text[#text + 1] = hold[i] .. '=' .. hold[i + 1]
   end
-  redis.call('DEL', holdsKey, amountsKey)
+  return {9, table.concat(text, ' '), 3}
 end
 
--- Release the holds that have expired, and forget long-closed ones.
-for _, holdID in ipairs(redis.call('ZRANGEBYSCORE', holdsKey, '-inf', now, 'LIMIT', 0, 100)) do
-  local amount = tonumber(redis.call('HGET', amountsKey, holdID) or '0')
-  if raw then
-    -- Never below zero, even if a plain reduce already gave some of it back.
-    raw = tostring(redis.call('DECRBY', usageKey, math.min(amount, tonumber(raw))))
+local now = serverMs()
+local epoch
+if redis.call('EXISTS', bucketsKey) == 1 then
+  if not raw then
+    -- Holds were counted in the usage: when the usage is gone, they are gone with it.
+    redis.call('DEL', bucketsKey)
+  else
+    local swept, found, value = sweepBuckets(usageKey, bucketsKey, raw, now)
+    if not swept then
+      return {9, found .. '=' .. value, 2}
+    end
+    raw, epoch = string.format('%d', swept), found
   end
-  redis.call('ZREM', holdsKey, holdID)
-  redis.call('HDEL', amountsKey, holdID)
-  close(holdID, 'expired')
 end
-for _, holdID in ipairs(redis.call('ZRANGEBYSCORE', forgetKey, '-inf', now, 'LIMIT', 0, 100)) do
-  redis.call('HDEL', closedKey, holdID)
-  redis.call('ZREM', forgetKey, holdID)
-end
-
 local usage = tonumber(raw or '0')
-local active = redis.call('ZSCORE', holdsKey, id)
-local closed = redis.call('HGET', closedKey, id)
+
+-- The hold's state now: an active hold past its end, or made under buckets since lost, has
+-- expired (its amount, if still counted, was released above).
+local state = record.state
+if state == 'active' and (tonumber(record.ends) <= now or record.epoch ~= epoch) then
+  state = 'expired'
+end
 local codes = {expired = 5, cancelled = 6, committed = 8}
 
+-- take removes an active hold's amount from its bucket.
+local function take()
+  local left = redis.call('HINCRBY', bucketsKey, record.ends, '-' .. record.amount)
+  if left <= 0 then
+    redis.call('HDEL', bucketsKey, record.ends)
+    if redis.call('HLEN', bucketsKey) <= 2 then -- only epoch and next: no hold is active
+      redis.call('DEL', bucketsKey)
+    end
+  end
+end
+
+-- close records the hold's final state, remembered for the retention from now.
+local function close(final)
+  redis.call('HSET', holdKey, 'state', final)
+  redis.call('PEXPIRE', holdKey, ARGV[5])
+end
+
 if mode == 'reserve' then
-  if active then
-    return {0, usage, 0, 1}
+  if state then
+    return {codes[state] or 0, usage, 0, 1}
   end
-  if closed then
-    return {codes[closed], usage, 0, 1}
-  end
-  local absent = tonumber(ARGV[7])
+  local absent = tonumber(ARGV[6])
   if not raw and absent < 0 then
     return {1, 0, 0, 0}
   end
-  local amount, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
-  if usage + amount > limit then
+  local amount, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+  if usage > limit - amount then -- exact for values up to 2^53, unlike usage + amount
     return {2, usage, 0, 0}
   end
+  local holdFor = tonumber(ARGV[4])
+  local width = math.max(1, math.ceil(holdFor / 64))
+  local ends = math.ceil((now + holdFor) / width) * width
+  local endsText = string.format('%d', ends)
+  -- The bucket first: were it to fail, nothing else has changed.
+  redis.call('HINCRBY', bucketsKey, endsText, ARGV[2])
+  if not epoch then -- new buckets: a new epoch, never one used before on this server
+    local time = redis.call('TIME')
+    epoch = time[1] .. string.format('%06d', tonumber(time[2]))
+  end
+  local soonest = tonumber(redis.call('HGET', bucketsKey, 'next') or endsText)
+  redis.call('HSET', bucketsKey, 'epoch', epoch, 'next', string.format('%d', math.min(soonest, ends)))
   if raw then
-    usage = redis.call('INCRBY', usageKey, amount)
+    usage = redis.call('INCRBY', usageKey, ARGV[2])
   else
     usage = amount
     if absent > 0 then
-      redis.call('SET', usageKey, usage, 'PX', absent)
+      redis.call('SET', usageKey, ARGV[2], 'PX', absent)
     else
-      redis.call('SET', usageKey, usage)
+      redis.call('SET', usageKey, ARGV[2])
     end
   end
-  redis.call('ZADD', holdsKey, now + tonumber(ARGV[5]), id)
-  redis.call('HSET', amountsKey, id, amount)
-  -- The holds live no longer than the usage that counts them.
+  -- The buckets live at least as long as the usage that counts them: were they to go
+  -- first, the usage would keep the holds' amounts for good.
+  -- (A second more: they may outlive it, as whatever finds the usage absent drops them.)
   local ttl = redis.call('PTTL', usageKey)
-  for _, key in ipairs({holdsKey, amountsKey, closedKey, forgetKey}) do
-    if ttl > 0 then
-      redis.call('PEXPIRE', key, ttl)
-    else
-      redis.call('PERSIST', key)
-    end
+  if ttl > 0 then
+    redis.call('PEXPIRE', bucketsKey, string.format('%d', ttl + 1000))
+  else
+    redis.call('PERSIST', bucketsKey)
   end
+  redis.call('HSET', holdKey, 'state', 'active', 'amount', ARGV[2], 'ends', endsText, 'epoch', epoch)
+  redis.call('PEXPIRE', holdKey, string.format('%d', ends - now + tonumber(ARGV[5])))
   return {0, usage, 0, 0}
 end
 
 if mode == 'commit' then
-  if active then
-    redis.call('ZREM', holdsKey, id)
-    redis.call('HDEL', amountsKey, id)
-    close(id, 'committed')
+  if state == 'active' then
+    take()
+    close('committed')
     return {0, usage, 0, 0}
   end
-  if closed == 'committed' then
+  if state == 'committed' then
     return {0, usage, 0, 1}
   end
-  return {codes[closed] or 7, usage, 0, 0}
+  return {codes[state] or 7, usage, 0, 0}
 end
 
 -- cancel
-if active then
-  local amount = tonumber(redis.call('HGET', amountsKey, id) or '0')
-  if raw then
-    usage = redis.call('DECRBY', usageKey, math.min(amount, usage))
+if state == 'active' then
+  take()
+  local given = math.min(tonumber(record.amount), usage)
+  if given > 0 then
+    usage = redis.call('DECRBY', usageKey, string.format('%d', given))
   end
-  redis.call('ZREM', holdsKey, id)
-  redis.call('HDEL', amountsKey, id)
-  close(id, 'cancelled')
+  close('cancelled')
   return {0, usage, 0, 0}
 end
-if closed == 'committed' then
+if state == 'committed' then
   return {8, usage, 0, 0}
 end
 return {0, usage, 0, 1} -- cancelled, expired or never held: nothing is held

@@ -14,38 +14,52 @@ import (
 //go:embed exact.lua
 var exact string
 
+// holdsRelease is the Lua that releases expired holds (see holds_release.lua): hold.lua
+// uses it, and every plain usage script runs it first, through releaseHolds.
+//
+//go:embed holds_release.lua
+var holdsRelease string
+
+// releaseHolds goes before a plain usage script whose last KEY is the hold buckets of its
+// usage (KEYS[1]): it releases the holds that expired and takes that KEY off.
+const releaseHolds = "releaseExpiredHolds(1)\n"
+
+// releaseMultiHolds goes before a script on several quotas: after their usage keys come
+// their hold buckets, in the same order.
+const releaseMultiHolds = "releaseExpiredHolds(#KEYS / 2)\n"
+
 // Add is the atomic check-and-add script (see add.lua).
-var Add = exact + addSource
+var Add = exact + holdsRelease + releaseHolds + addSource
 
 //go:embed add.lua
 var addSource string
 
 // AddBatch decides many adds to one key in one call, in order (see add_batch.lua).
-var AddBatch = exact + addBatchSource
+var AddBatch = exact + holdsRelease + releaseHolds + addBatchSource
 
 //go:embed add_batch.lua
 var addBatchSource string
 
 // Reduce is the atomic check-and-subtract script (see reduce.lua).
-var Reduce = exact + reduceSource
+var Reduce = exact + holdsRelease + releaseHolds + reduceSource
 
 //go:embed reduce.lua
 var reduceSource string
 
 // MultiAdd adds to several quotas, all or nothing (see multi_add.lua).
-var MultiAdd = exact + multiAddSource
+var MultiAdd = exact + holdsRelease + releaseMultiHolds + multiAddSource
 
 //go:embed multi_add.lua
 var multiAddSource string
 
 // MultiReduce subtracts from several quotas, all or nothing (see multi_reduce.lua).
-var MultiReduce = exact + multiReduceSource
+var MultiReduce = exact + holdsRelease + releaseMultiHolds + multiReduceSource
 
 //go:embed multi_reduce.lua
 var multiReduceSource string
 
 // Hold reserves, commits and cancels holds (see hold.lua).
-var Hold = exact + holdSource
+var Hold = holdsRelease + holdSource
 
 //go:embed hold.lua
 var holdSource string

@@ -66,6 +66,7 @@ func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andr
 		keys, hasLimitKey = append(keys, args.LimitKey), 1
 	}
 	keys, retention, mode := withRecord(keys, args.Idempotency)
+	keys = withHoldBuckets(keys, args.Key)
 	reply, err := c.client.Run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
@@ -90,6 +91,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	if batch[0].LimitKey != "" {
 		keys = append(keys, batch[0].LimitKey)
 	}
+	keys = withHoldBuckets(keys, batch[0].Key)
 	reply, err := c.client.Run(ctx, AddBatch, keys, args...)
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
@@ -116,6 +118,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 
 func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
 	keys, retention, mode := withRecord([]string{args.Key}, args.Idempotency)
+	keys = withHoldBuckets(keys, args.Key)
 	reply, err := c.client.Run(ctx, Reduce, keys, args.Amount, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
@@ -156,31 +159,70 @@ func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) 
 		keys[i] = q.Key
 		args = append(args, q.Limit, absentArg(q))
 	}
-	reply, err := c.client.Run(ctx, MultiAdd, keys, args...)
+	reply, err := c.client.Run(ctx, MultiAdd, withAllHoldBuckets(keys), args...)
 	return multiResult(keys, reply, err)
 }
 
 func (c *cache) ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error) {
-	reply, err := c.client.Run(ctx, MultiReduce, keys, amount)
+	reply, err := c.client.Run(ctx, MultiReduce, withAllHoldBuckets(keys), amount)
 	return multiResult(keys, reply, err)
+}
+
+// withHoldBuckets appends the hold buckets of the usage at usageKey, which the usage
+// scripts sweep first (see internal/scripts/holds_release.lua): last, so that the scripts'
+// other keys keep their places.
+func withHoldBuckets(keys []string, usageKey string) []string {
+	buckets, _ := andromeda.HoldKeys(usageKey, "")
+	return append(keys, buckets)
+}
+
+// withAllHoldBuckets returns usageKeys followed by their hold buckets, in the same order.
+func withAllHoldBuckets(usageKeys []string) []string {
+	keys := make([]string, len(usageKeys), 2*len(usageKeys))
+	copy(keys, usageKeys)
+	for _, key := range usageKeys {
+		keys = withHoldBuckets(keys, key)
+	}
+	return keys
 }
 
 var holdModes = map[andromeda.HoldOp]string{andromeda.HoldReserve: "reserve", andromeda.HoldCommit: "commit", andromeda.HoldCancel: "cancel"}
 
 func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error) {
-	holdKeys := andromeda.HoldKeys(args.Key)
-	keys := append([]string{args.Key}, holdKeys[:]...)
+	buckets, hold := andromeda.HoldKeys(args.Key, args.HoldID)
+	keys := []string{args.Key, buckets, hold}
 	absent := absentArg(andromeda.AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	reply, err := c.client.Run(ctx, Hold, keys, holdModes[args.Op], args.HoldID, args.Amount, args.Limit,
+	reply, err := c.client.Run(ctx, Hold, keys, holdModes[args.Op], args.Amount, args.Limit,
 		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
+	}
+	if err := holdForeignValue(keys, reply); err != nil {
+		return andromeda.CacheResult{}, err
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
 		return andromeda.CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
 	}
 	return result(andromeda.AddUsageArgs{Key: args.Key}, r)
+}
+
+// holdForeignValue reads hold.lua's {9, value, i[, 1]} reply, which names the key (KEYS[i])
+// that holds a value andromeda did not write or, with the 1, is of another type.
+func holdForeignValue(keys []string, reply interface{}) error {
+	fields, ok := reply.([]interface{})
+	if !ok || len(fields) < 3 || len(fields) > 4 || fields[0] != int64(scripts.NotInteger) {
+		return nil
+	}
+	value, _ := fields[1].(string)
+	i, _ := fields[2].(int64)
+	if i < 1 || int(i) > len(keys) {
+		return fmt.Errorf("unexpected script reply %v", reply)
+	}
+	if len(fields) == 4 {
+		return fmt.Errorf("%w: key %q is of type %s", andromeda.ErrInvalidCachedUsage, keys[i-1], value)
+	}
+	return notInteger(keys[i-1], value)
 }
 
 func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {

@@ -1,0 +1,104 @@
+-- Releasing expired holds (see hold.lua), shared by hold.lua and put before the plain
+-- usage scripts, so that whatever call comes next on a quota with holds sees them released.
+--
+-- The holds of a usage keep their amounts in a hash of expiry buckets, beside the usage:
+--   <bucket end, ms>  the sum of the amounts of the active holds that expire then
+--   epoch             made from server TIME (µs) when the hash is created; a hold made
+--                     under another epoch was lost with the usage that counted it
+--   next              the earliest bucket end, so that a call with nothing to release
+--                     reads one field
+-- Every hold ends at a multiple of its bucket width (HoldFor/64, rounded up), so the live
+-- buckets span at most one HoldFor: at most 65 of them per HoldFor in use, whatever the
+-- number of holds. Releasing is O(buckets), never O(holds).
+
+-- canonicalUsage reports whether raw is a usage andromeda wrote: a whole number from 0 to
+-- 2^53 (MaxAmount) with no sign and no leading zero, compared as text: tonumber rounds.
+local function canonicalUsage(raw)
+  if raw == '0' then
+    return true
+  end
+  if not string.match(raw, '^[1-9]%d*$') then
+    return false
+  end
+  return #raw < 16 or (#raw == 16 and raw <= '9007199254740992')
+end
+
+-- serverMs is the server's time in milliseconds.
+local function serverMs()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+
+-- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
+-- usageKey (raw, a canonical usage) goes down by their sum, never below zero. A hash left
+-- with no bucket is deleted. It returns the usage after it and the epoch (nil when the hash
+-- is gone), or nil and the offending field and value when the hash holds something andromeda
+-- did not write; then nothing is changed.
+local function sweepBuckets(usageKey, bucketsKey, raw, now)
+  local fields = redis.call('HGETALL', bucketsKey)
+  local usage = tonumber(raw)
+  local expired, released, live, soonest, epoch = {}, 0, 0, nil, nil
+  for i = 1, #fields, 2 do
+    local field, value = fields[i], fields[i + 1]
+    if field == 'epoch' then
+      if not string.match(value, '^%d+$') then
+        return nil, field, value
+      end
+      epoch = value
+    elseif field ~= 'next' then
+      if not string.match(field, '^%d+$') or not string.match(value, '^%d+$') then
+        return nil, field, value
+      end
+      local ends = tonumber(field)
+      if ends <= now then
+        expired[#expired + 1] = field
+        released = released + tonumber(value) -- beyond 2^53 it rounds, but stays above any usage
+      else
+        live = live + 1
+        if not soonest or ends < soonest then
+          soonest = ends
+        end
+      end
+    end
+  end
+  if live == 0 then
+    redis.call('DEL', bucketsKey)
+    epoch = nil
+  elseif #expired > 0 then
+    redis.call('HDEL', bucketsKey, unpack(expired))
+    redis.call('HSET', bucketsKey, 'next', string.format('%d', soonest))
+  end
+  -- A plain reduce may have given some of it back already: never below zero.
+  local give = math.min(released, usage)
+  if give > 0 then
+    usage = redis.call('DECRBY', usageKey, string.format('%d', give))
+  end
+  return usage, epoch
+end
+
+-- releaseExpiredHolds runs before a plain usage script. The last `quotas` KEYS are the
+-- bucket hashes of KEYS[1 .. quotas]; they are taken off KEYS, so that the script after it
+-- sees only its own keys. A quota that never used holds costs one HGET. When a usage is
+-- absent, the holds it counted are lost with it: their buckets are dropped, so that none is
+-- released against a usage made afresh. Values the script after it must report (a usage
+-- that is not one, a key of another type) are left for it to report, untouched.
+local function releaseExpiredHolds(quotas)
+  local first = #KEYS - quotas
+  local now
+  for i = 1, quotas do
+    local bucketsKey = KEYS[first + i]
+    KEYS[first + i] = nil
+    local soonest = redis.pcall('HGET', bucketsKey, 'next')
+    if type(soonest) == 'string' then
+      local raw = redis.pcall('GET', KEYS[i])
+      if not raw then
+        redis.call('DEL', bucketsKey)
+      elseif type(raw) == 'string' and canonicalUsage(raw) then
+        now = now or serverMs()
+        if tonumber(soonest) and tonumber(soonest) <= now then
+          sweepBuckets(KEYS[i], bucketsKey, raw, now)
+        end
+      end
+    end
+  end
+end
