@@ -31,8 +31,17 @@ type QuotaHoldsConfig struct {
 // TigerBeetle's pending transfers: a process that dies between taking quota and recording
 // what it took no longer leaks it. A reserved amount counts against the limit at once; the
 // usage Redis reports is committed usage plus active holds. A hold that is neither
-// committed nor cancelled within HoldFor is released by the scripts themselves, the next
-// time any of them runs on the quota: no background process is needed.
+// committed nor cancelled by its end is released by whichever call comes next on the quota
+// (a reserve, commit or cancel, or a plain add or reduce): no background process is
+// needed, and no call ever decides as if an expired hold were still active.
+//
+// A hold ends HoldFor after its reserve, rounded up to a multiple of HoldFor/64 (so it
+// may last up to 1/64 longer): holds are summed by end in at most ~65 buckets per quota,
+// which keeps releasing them O(buckets) however many holds there are. A closed hold is
+// remembered for Retention, then forgotten by Redis itself. The holds are counted in the
+// usage, so they are lost with it: when the usage key is gone (expired, deleted, or lost
+// in a failover), its active holds count as expired, and their quota is not released
+// again against a usage loaded afresh.
 //
 // Each is an UpdateQuotaUsage whose request names the hold with IdempotencyKey (required),
 // for example an order ID:
@@ -46,7 +55,8 @@ type QuotaHoldsConfig struct {
 // one, or Cancel of a cancelled or expired one changes nothing and succeeds. Commit and
 // Cancel take the amount from the hold, so their request's Usage may be 0. Each Do
 // returns the quota's usage after it. Plain adds and reduces on the same quota see held
-// quota as used, but only these three release expired holds.
+// quota as used; a plain reduce that gives back held quota makes a later release stop at
+// zero. A quota that never used holds pays one extra hash lookup per plain add or reduce.
 type QuotaHolds struct {
 	Reserve, Commit, Cancel UpdateQuotaUsage
 }
