@@ -37,7 +37,7 @@ end
 local function sweepBuckets(usageKey, bucketsKey, raw, now)
   local fields = redis.call('HGETALL', bucketsKey)
   local usage = tonumber(raw)
-  local expired, released, live, soonest, epoch = {}, 0, 0, nil, nil
+  local expired, released, live, soonest, epoch, recorded = {}, 0, 0, nil, nil, nil
   for i = 1, #fields, 2 do
     local field, value = fields[i], fields[i + 1]
     if field == 'epoch' then
@@ -45,7 +45,9 @@ local function sweepBuckets(usageKey, bucketsKey, raw, now)
         return nil, field, value
       end
       epoch = value
-    elseif field ~= 'next' then
+    elseif field == 'next' then
+      recorded = value
+    else
       if not string.match(field, '^%d+$') or not string.match(value, '^%d+$') then
         return nil, field, value
       end
@@ -64,9 +66,16 @@ local function sweepBuckets(usageKey, bucketsKey, raw, now)
   if live == 0 then
     redis.call('DEL', bucketsKey)
     epoch = nil
-  elseif #expired > 0 then
-    redis.call('HDEL', bucketsKey, unpack(expired))
-    redis.call('HSET', bucketsKey, 'next', string.format('%d', soonest))
+  else
+    if #expired > 0 then
+      redis.call('HDEL', bucketsKey, unpack(expired))
+    end
+    -- Also when a commit or cancel emptied the soonest bucket: a stale next would make
+    -- every call sweep until the next bucket ends.
+    local soonestText = string.format('%d', soonest)
+    if recorded ~= soonestText then
+      redis.call('HSET', bucketsKey, 'next', soonestText)
+    end
   end
   -- A plain reduce may have given some of it back already: never below zero.
   local give = math.min(released, usage)
@@ -84,10 +93,14 @@ end
 -- that is not one, a key of another type) are left for it to report, untouched.
 local function releaseExpiredHolds(quotas)
   local first = #KEYS - quotas
+  local bucketKeys = {}
+  for i = quotas, 1, -1 do -- from the end, so that KEYS never has a hole
+    bucketKeys[i] = KEYS[first + i]
+    KEYS[first + i] = nil
+  end
   local now
   for i = 1, quotas do
-    local bucketsKey = KEYS[first + i]
-    KEYS[first + i] = nil
+    local bucketsKey = bucketKeys[i]
     local soonest = redis.pcall('HGET', bucketsKey, 'next')
     if type(soonest) == 'string' then
       local raw = redis.pcall('GET', KEYS[i])

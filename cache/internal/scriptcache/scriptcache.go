@@ -60,7 +60,7 @@ type cache struct {
 }
 
 func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	keys := []string{args.Key}
+	keys := append(make([]string, 0, 4), args.Key) // room for the limit, record and hold buckets
 	hasLimitKey := 0
 	if args.LimitKey != "" {
 		keys, hasLimitKey = append(keys, args.LimitKey), 1
@@ -117,7 +117,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 }
 
 func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
-	keys, retention, mode := withRecord([]string{args.Key}, args.Idempotency)
+	keys, retention, mode := withRecord(append(make([]string, 0, 3), args.Key), args.Idempotency)
 	keys = withHoldBuckets(keys, args.Key)
 	reply, err := c.client.Run(ctx, Reduce, keys, args.Amount, retention, mode)
 	if err != nil {
