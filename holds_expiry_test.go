@@ -122,6 +122,15 @@ func TestExpiredHoldsReleasedByOtherScripts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(0), usage, "the holds were released before the reduce")
 
+		// Coalesced adds (one batch script) release them too.
+		reserveMany(t, holds, "sale", "c", 10, 1)
+		start = time.Now()
+		waitPast(start, holdFor)
+		coalesced := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) { c.Option.Coalesce = true })
+		usage, err = coalesced.Do(ctx, req("sale", 10))
+		require.NoError(t, err, "the expired holds do not fill the quota")
+		assert.Equal(t, int64(10), usage)
+
 		// Two quotas in one slot: both carry expired holds.
 		db.put("{campaign-9}:usage", 4, 0)
 		db.put("{campaign-9}:user", 4, 0)
