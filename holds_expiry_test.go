@@ -166,7 +166,7 @@ func TestClosedHoldsForgottenAfterRetention(t *testing.T) {
 		const holdFor = 100 * time.Millisecond
 		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaLimit: db.limit(),
 			GetQuotaUsage: db.usage(), GetQuotaUsageKey: usageKey, GetQuotaUsageConfig: fastRetry,
-			HoldFor: holdFor, Retention: retention})
+			GetQuotaUsageExpiration: expireIn(time.Hour), HoldFor: holdFor, Retention: retention})
 		ctx := context.Background()
 		for _, id := range []string{"committed", "cancelled", "expired"} {
 			_, err := holds.Reserve.Do(ctx, idem("sale", 1, id))
@@ -178,6 +178,12 @@ func TestClosedHoldsForgottenAfterRetention(t *testing.T) {
 		require.NoError(t, err)
 		_, err = holds.Commit.Do(ctx, idem("sale", 0, "committed"))
 		require.NoError(t, err, "remembered: a repeat succeeds")
+
+		buckets, _ := andromeda.HoldKeys(keyOf("sale"), "")
+		ttl, err := b.client.PTTL(ctx, buckets).Result()
+		require.NoError(t, err)
+		assert.Greater(t, ttl, time.Duration(0), "the buckets live no longer than the usage (an hour) and a second")
+		assert.LessOrEqual(t, ttl, time.Hour+time.Second)
 
 		keys := map[string]string{}
 		for _, id := range []string{"committed", "cancelled", "expired"} {
