@@ -23,9 +23,10 @@
 -- Reply {status, usage, 0, replayed}: 0 done, 1 usage missing, 2 limit exceeded (usage found),
 -- 5 the hold expired, 6 it was cancelled, 7 there is no such hold, 8 it was committed;
 -- replayed is 1 when nothing changed because the request had been done already.
--- {9, value, i} when the value at KEYS[i] is not one andromeda wrote, and {9, type, i, 1}
--- when KEYS[i] is of another type; then nothing is changed.
--- canonicalUsage, serverMs and sweepBuckets come from holds_release.lua, put before this.
+-- {9, value, key} when a key holds a value andromeda did not write, {10, type, key} when
+-- it is of another type; then nothing is changed.
+-- exact comes from exact.lua, serverMs and sweepBuckets from holds_release.lua, which the
+-- Go side puts before this script.
 
 local usageKey, bucketsKey, holdKey = KEYS[1], KEYS[2], KEYS[3]
 local mode = ARGV[1]
@@ -34,13 +35,13 @@ local mode = ARGV[1]
 for i, want in ipairs({'string', 'hash', 'hash'}) do
   local found = redis.call('TYPE', KEYS[i])['ok']
   if found ~= 'none' and found ~= want then
-    return {9, found, i, 1}
+    return {10, found, KEYS[i]}
   end
 end
 
 local raw = redis.call('GET', usageKey)
-if raw and not canonicalUsage(raw) then
-  return {9, raw, 1}
+if raw and not exact(raw) then
+  return {9, raw, usageKey}
 end
 
 local hold = redis.call('HGETALL', holdKey)
@@ -49,13 +50,13 @@ for i = 1, #hold, 2 do
   record[hold[i]] = hold[i + 1]
 end
 local states = {active = true, committed = true, cancelled = true}
-if #hold > 0 and not (states[record.state] and record.amount and record.amount ~= '0' and canonicalUsage(record.amount)
+if #hold > 0 and not (states[record.state] and record.amount and record.amount ~= '0' and exact(record.amount)
     and string.match(record.ends or '', '^%d+$') and string.match(record.epoch or '', '^%d+$')) then
   local text = {}
   for i = 1, #hold, 2 do
     text[#text + 1] = hold[i] .. '=' .. hold[i + 1]
   end
-  return {9, table.concat(text, ' '), 3}
+  return {9, table.concat(text, ' '), holdKey}
 end
 
 local now = serverMs()
@@ -67,7 +68,7 @@ if redis.call('EXISTS', bucketsKey) == 1 then
   else
     local swept, found, value = sweepBuckets(usageKey, bucketsKey, raw, now)
     if not swept then
-      return {9, found .. '=' .. value, 2}
+      return {9, found .. '=' .. value, bucketsKey}
     end
     raw, epoch = string.format('%d', swept), found
   end

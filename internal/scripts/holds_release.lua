@@ -10,18 +10,7 @@
 -- Every hold ends at a multiple of its bucket width (HoldFor/64, rounded up), so the live
 -- buckets span at most one HoldFor: at most 65 of them per HoldFor in use, whatever the
 -- number of holds. Releasing is O(buckets), never O(holds).
-
--- canonicalUsage reports whether raw is a usage andromeda wrote: a whole number from 0 to
--- 2^53 (MaxAmount) with no sign and no leading zero, compared as text: tonumber rounds.
-local function canonicalUsage(raw)
-  if raw == '0' then
-    return true
-  end
-  if not string.match(raw, '^[1-9]%d*$') then
-    return false
-  end
-  return #raw < 16 or (#raw == 16 and raw <= '9007199254740992')
-end
+-- exact(raw) comes from exact.lua, which the Go side puts before this.
 
 -- serverMs is the server's time in milliseconds.
 local function serverMs()
@@ -30,7 +19,7 @@ local function serverMs()
 end
 
 -- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
--- usageKey (raw, a canonical usage) goes down by their sum, never below zero. A hash left
+-- usageKey (raw, a usage exact() accepts) goes down by their sum, never below zero. A hash left
 -- with no bucket is deleted. It returns the usage after it and the epoch (nil when the hash
 -- is gone), or nil and the offending field and value when the hash holds something andromeda
 -- did not write; then nothing is changed.
@@ -106,7 +95,7 @@ local function releaseExpiredHolds(quotas)
       local raw = redis.pcall('GET', KEYS[i])
       if not raw then
         redis.call('DEL', bucketsKey)
-      elseif type(raw) == 'string' and canonicalUsage(raw) then
+      elseif type(raw) == 'string' and exact(raw) then
         now = now or serverMs()
         if tonumber(soonest) and tonumber(soonest) <= now then
           sweepBuckets(KEYS[i], bucketsKey, raw, now)

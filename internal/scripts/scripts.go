@@ -59,7 +59,7 @@ var MultiReduce = exact + holdsRelease + releaseMultiHolds + multiReduceSource
 var multiReduceSource string
 
 // Hold reserves, commits and cancels holds (see hold.lua).
-var Hold = holdsRelease + holdSource
+var Hold = exact + holdsRelease + holdSource
 
 //go:embed hold.lua
 var holdSource string

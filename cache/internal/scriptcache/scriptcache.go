@@ -197,32 +197,14 @@ func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (androm
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
-	if err := holdForeignValue(keys, reply); err != nil {
-		return andromeda.CacheResult{}, err
-	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
 		return andromeda.CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
 	}
+	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
+		return andromeda.CacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", andromeda.ErrInvalidCachedUsage, r.Key, r.Raw)
+	}
 	return result(andromeda.AddUsageArgs{Key: args.Key}, r)
-}
-
-// holdForeignValue reads hold.lua's {9, value, i[, 1]} reply, which names the key (KEYS[i])
-// that holds a value andromeda did not write or, with the 1, is of another type.
-func holdForeignValue(keys []string, reply interface{}) error {
-	fields, ok := reply.([]interface{})
-	if !ok || len(fields) < 3 || len(fields) > 4 || fields[0] != int64(scripts.NotInteger) {
-		return nil
-	}
-	value, _ := fields[1].(string)
-	i, _ := fields[2].(int64)
-	if i < 1 || int(i) > len(keys) {
-		return fmt.Errorf("unexpected script reply %v", reply)
-	}
-	if len(fields) == 4 {
-		return fmt.Errorf("%w: key %q is of type %s", andromeda.ErrInvalidCachedUsage, keys[i-1], value)
-	}
-	return notInteger(keys[i-1], value)
 }
 
 func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
