@@ -70,6 +70,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"IdempotentReduce", testIdempotentReduce},
 		{"Holds", testHolds},
 		{"HoldsExpire", testHoldsExpire},
+		{"EveryScriptReleasesExpiredHolds", testEveryScriptReleasesHolds},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
