@@ -1,11 +1,17 @@
 package scriptcache
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
+	"time"
+
+	"github.com/ramadani/andromeda"
 )
 
 // A change script must reach Redis at most once per attempt the library decides on: a
@@ -51,4 +57,124 @@ func (m *Marker) Written() bool { return m.written.Load() }
 func SHA1(source string) string {
 	sum := sha1.Sum([]byte(source))
 	return hex.EncodeToString(sum[:])
+}
+
+// Refresher is implemented by an adapter whose client can relearn the servers' topology
+// (a cluster's slot map) after an error that says it changed.
+type Refresher interface {
+	Refresh(ctx context.Context)
+}
+
+// Retries of a change that Redis did not run (TRYAGAIN, MOVED or ASK beyond the client's
+// redirects, CLUSTERDOWN, LOADING, READONLY or MASTERDOWN during a failover, a refused
+// connection, a pool timeout): at most notRunAttempts sends, firstBackoff apart and
+// doubling, never past the context. About a third of a second in all: enough for a
+// redirect or a slot migration step to settle, short enough to fail closed quickly when
+// Redis is down.
+const (
+	notRunAttempts = 6
+	firstBackoff   = 10 * time.Millisecond
+)
+
+// notRunReplies are the error replies with which Redis refuses to run a command at all,
+// so that sending it again cannot count it twice.
+var notRunReplies = []string{"TRYAGAIN", "MOVED", "ASK", "CLUSTERDOWN", "LOADING", "READONLY",
+	"MASTERDOWN", "BUSY", "NOREPLICAS", "OOM"}
+
+// fault is what a failed Run left behind.
+type fault int
+
+const (
+	definite fault = iota // Redis answered with an error: nothing more to learn
+	notRun                // the script cannot have run: safe to send again
+	unknown               // it may have run
+)
+
+// classify says what err from Client.Run means for the change.
+func classify(err error) fault {
+	var reply interface {
+		error
+		RedisError()
+	}
+	switch {
+	case errors.Is(err, andromeda.ErrUnknownOutcome):
+		return unknown
+	case errors.Is(err, ErrNotSent):
+		return notRun
+	case errors.As(err, &reply):
+		first, _, _ := strings.Cut(reply.Error(), " ")
+		if slices.Contains(notRunReplies, first) {
+			return notRun
+		}
+		return definite
+	}
+	return unknown // a broken connection, a timeout, a context ended while waiting
+}
+
+// run runs a change script, sending it again only while Redis certainly did not run it,
+// and names what a failure means: ErrUnknownOutcome when it may have been applied,
+// ErrRedisUnavailable when Redis did not run it and the retries ran out.
+func (c *cache) run(ctx context.Context, script Script, keys []string, args ...any) (any, error) {
+	backoff := firstBackoff
+	for attempt := 1; ; attempt++ {
+		reply, err := c.client.Run(ctx, script, keys, args...)
+		if err == nil {
+			return reply, nil
+		}
+		kind := classify(err)
+		if kind != definite {
+			c.refresh(ctx)
+		}
+		switch kind {
+		case definite:
+			return nil, err
+		case unknown:
+			if errors.Is(err, andromeda.ErrUnknownOutcome) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, err)
+		}
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, err // the caller's context ended before anything was sent
+		}
+		if attempt == notRunAttempts {
+			return nil, fmt.Errorf("%w (%d attempts): %w", andromeda.ErrRedisUnavailable, attempt, err)
+		}
+		if serr := sleep(ctx, backoff); serr != nil {
+			return nil, fmt.Errorf("%w (%d attempts, then %w): %w", andromeda.ErrRedisUnavailable, attempt, serr, err)
+		}
+		backoff *= 2
+	}
+}
+
+func (c *cache) refresh(ctx context.Context) {
+	if r, ok := c.client.(Refresher); ok {
+		r.Refresh(ctx)
+	}
+}
+
+// sleep waits for d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// unavailable names the failure of a plain command (a read, the loader's write, a lock):
+// errors that are not Redis's answer wrap ErrRedisUnavailable.
+func unavailable(err error) error {
+	var reply interface {
+		error
+		RedisError()
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, andromeda.ErrLockedKey) || errors.As(err, &reply) && classify(err) == definite {
+		return err
+	}
+	return fmt.Errorf("%w: %w", andromeda.ErrRedisUnavailable, err)
 }
