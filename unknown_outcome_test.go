@@ -146,7 +146,10 @@ func TestCoalescedBatchWithUnknownOutcome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	errs := make(chan error, 2)
-	go func() { _, err := add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1}); errs <- err }()
+	go func() {
+		_, err := add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1})
+		errs <- err
+	}()
 	<-rec.entered // the first add's batch is on its way
 	go func() { _, err := add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1}); errs <- err }()
 	// The second add queues; let the first batch go, and its reply get lost.

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-redis/redis/v8"
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/internal/redistest"
-	"github.com/go-redis/redis/v8"
 )
 
 // benchAdds runs warm adds of 1 to a few keys from 16 goroutines per core.
