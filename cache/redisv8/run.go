@@ -24,7 +24,8 @@ import (
 // A cluster client routes by the master that owns the first key (MasterForKey), and a
 // Ring by its shard (Ring.Watch, which costs a WATCH and an UNWATCH round trip: v8 has no
 // other way to reach one shard's connection); MOVED, ASK and the like come back as
-// errors, which the cache retries after the client reloaded its slot map.
+// errors, which the cache retries after the client reloaded its slot map. Another
+// implementation of UniversalClient is used as it is, with whatever resends it makes.
 
 // script is a Lua source and its SHA1, for EVALSHA.
 type script struct{ source, sha string }
