@@ -86,7 +86,9 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	var res CacheResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = r.cache.ReduceUsage(ctx, args)
+		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+			return r.cache.ReduceUsage(ctx, args)
+		})
 		if err == nil && res.Status == CacheMissing && r.usage.get != nil {
 			return &missingKey{r.usage, key}, nil
 		}
@@ -124,7 +126,8 @@ func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string
 // with it.
 func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
 	args.Limit = MaxAmount
-	res, err := cache.AddUsage(ctx, args)
+	keyed := args.Idempotency.RecordKey != ""
+	res, err := retryUnknown(ctx, keyed, func() (CacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}

@@ -5,6 +5,15 @@
 // Each add or reduce on a warm key is one round trip: EVALSHA, with EVAL only the first
 // time a server has not seen the script.
 //
+// A change is never applied twice by a resend, whatever the client's MaxRetries and
+// MaxRedirects: change scripts go as commands whose NoRetry is true, which go-redis v9
+// never resends once written (Client, ClusterClient, Ring, failover client and
+// pipelines alike). The cache itself sends again only what Redis certainly did not run
+// (a refused or failed dial, TRYAGAIN, MOVED or ASK beyond the client's redirects,
+// CLUSTERDOWN, LOADING, READONLY, MASTERDOWN), and then makes a cluster client reload
+// its slot map; what may have run fails with andromeda.ErrUnknownOutcome. MaxRetries: -1
+// is not needed. Plain reads and the loader's lock still use the client's retries.
+//
 // go-redis stops a call at its context's deadline only when the client is created with
 // Options.ContextTimeoutEnabled (ClusterOptions, FailoverOptions and so on alike);
 // otherwise ReadTimeout and WriteTimeout bound each call. Set it when your deadlines are
@@ -23,29 +32,26 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// loaded holds the scripts, each of which go-redis runs by its SHA1.
-var loaded = loadScripts()
-
-func loadScripts() map[scriptcache.Script]*redis.Script {
-	m := map[scriptcache.Script]*redis.Script{}
-	for name, source := range scriptcache.Sources {
-		m[name] = redis.NewScript(source)
+// New returns a Cache that keeps usage through client, configured by opts.
+//
+// Whatever the client's MaxRetries and MaxRedirects, a change script is never resent
+// once it may have been written (see onceCmd): a change whose reply was lost fails with
+// andromeda.ErrUnknownOutcome instead of counting twice.
+func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
+	a := &adapter{client: client, locker: redislock.New(client)}
+	for _, opt := range opts {
+		opt(&a.opts)
 	}
-	return m
-}
-
-// New returns a Cache that keeps usage through client.
-func New(client redis.UniversalClient) andromeda.Cache {
-	return scriptcache.New(&adapter{client: client, locker: redislock.New(client)})
+	if _, ring := client.(*redis.Ring); ring && a.opts.replicas > 0 {
+		panic("redisv9.New: WaitForReplicas does not work with a Ring: its shards are standalone servers")
+	}
+	return scriptcache.New(a)
 }
 
 type adapter struct {
 	client redis.UniversalClient
 	locker *redislock.Client
-}
-
-func (a *adapter) Run(ctx context.Context, script scriptcache.Script, keys []string, args ...interface{}) (interface{}, error) {
-	return loaded[script].Run(ctx, a.client, keys, args...).Result()
+	opts   options
 }
 
 func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {

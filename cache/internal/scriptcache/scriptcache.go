@@ -39,7 +39,10 @@ var Sources = map[Script]string{
 // client's version.
 type Client interface {
 	// Run runs the script by its SHA1, sending its source only when the server answers
-	// NOSCRIPT (go-redis's Script.Run), and returns the raw reply.
+	// NOSCRIPT, and returns the raw reply. It sends the script at most once: the client
+	// must not resend it after it may have been written (see transport.go). An error
+	// from before the request was written wraps ErrNotSent; an error reply from Redis
+	// is returned as the client types it (with a RedisError method).
 	Run(ctx context.Context, script Script, keys []string, args ...interface{}) (interface{}, error)
 	// SetNX sets key to value with the expiration (0 means none) if key is absent.
 	SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
@@ -67,7 +70,7 @@ func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andr
 	}
 	keys, retention, mode := withRecord(keys, args.Idempotency)
 	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.client.Run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
+	reply, err := c.run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -92,7 +95,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 		keys = append(keys, batch[0].LimitKey)
 	}
 	keys = withHoldBuckets(keys, batch[0].Key)
-	reply, err := c.client.Run(ctx, AddBatch, keys, args...)
+	reply, err := c.run(ctx, AddBatch, keys, args...)
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
 	}
@@ -119,7 +122,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
 	keys, retention, mode := withRecord(append(make([]string, 0, 3), args.Key), args.Idempotency)
 	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.client.Run(ctx, Reduce, keys, args.Amount, retention, mode)
+	reply, err := c.run(ctx, Reduce, keys, args.Amount, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -159,12 +162,12 @@ func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) 
 		keys[i] = q.Key
 		args = append(args, q.Limit, absentArg(q))
 	}
-	reply, err := c.client.Run(ctx, MultiAdd, withAllHoldBuckets(keys), args...)
+	reply, err := c.run(ctx, MultiAdd, withAllHoldBuckets(keys), args...)
 	return multiResult(keys, reply, err)
 }
 
 func (c *cache) ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error) {
-	reply, err := c.client.Run(ctx, MultiReduce, withAllHoldBuckets(keys), amount)
+	reply, err := c.run(ctx, MultiReduce, withAllHoldBuckets(keys), amount)
 	return multiResult(keys, reply, err)
 }
 
@@ -192,7 +195,7 @@ func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (androm
 	buckets, hold := andromeda.HoldKeys(args.Key, args.HoldID)
 	keys := []string{args.Key, buckets, hold}
 	absent := absentArg(andromeda.AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	reply, err := c.client.Run(ctx, Hold, keys, holdModes[args.Op], args.Amount, args.Limit,
+	reply, err := c.run(ctx, Hold, keys, holdModes[args.Op], args.Amount, args.Limit,
 		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
@@ -210,14 +213,14 @@ func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (androm
 func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
 	ok, err := c.client.SetNX(ctx, key, value, expiration)
 	if err != nil {
-		return false, fmt.Errorf("set %q: %w", key, err)
+		return false, fmt.Errorf("set %q: %w", key, unavailable(err))
 	}
 	return ok, nil
 }
 
 func (c *cache) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
 	if err := c.client.Set(ctx, key, value, expiration); err != nil {
-		return fmt.Errorf("set %q: %w", key, err)
+		return fmt.Errorf("set %q: %w", key, unavailable(err))
 	}
 	return nil
 }
@@ -237,7 +240,7 @@ func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 		return nil, nil, fmt.Errorf("%w: one of the keys %q is not a string (%v)", andromeda.ErrInvalidCachedUsage, keys, err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), err)
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), unavailable(err))
 	}
 	usages := make([]int64, len(keys))
 	for i, raw := range raws {
@@ -253,7 +256,11 @@ func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 }
 
 func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
-	return c.client.Lock(ctx, key, ttl)
+	release, err := c.client.Lock(ctx, key, ttl)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return release, nil
 }
 
 // absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or

@@ -1,0 +1,193 @@
+package redisv9
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	"github.com/redis/go-redis/v9"
+)
+
+// onceCmd is a command the client sends at most once. go-redis v9 resends a command
+// after a network error (MaxRetries, and a cluster client's MaxRedirects after EOF)
+// unless its NoRetry is true; then every resend after the command may have been written
+// stops (Client, ClusterClient, Ring, failover client, pipelines alike). It also stops
+// the resend after a failed dial, which is safe: Run reports those errors as
+// scriptcache.ErrNotSent and the cache retries them itself.
+type onceCmd struct{ *redis.Cmd }
+
+// NoRetry tells go-redis not to send the command again.
+func (onceCmd) NoRetry() bool { return true }
+
+// script is a Lua source and its SHA1, for EVALSHA.
+type script struct{ source, sha string }
+
+var changeScripts = loadScripts()
+
+func loadScripts() map[scriptcache.Script]script {
+	m := map[scriptcache.Script]script{}
+	for name, source := range scriptcache.Sources {
+		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
+	}
+	m[scriptcache.Touch] = script{source: scriptcache.TouchSource, sha: scriptcache.SHA1(scriptcache.TouchSource)}
+	return m
+}
+
+// WaitsForReplicas reports whether changes are confirmed with WAIT.
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas > 0 }
+
+// Run runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT (the
+// script did not run then), each followed by WAIT when WaitForReplicas is set.
+func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (any, error) {
+	s := changeScripts[name]
+	reply, err := a.eval(ctx, "evalsha", s.sha, keys, args)
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		reply, err = a.eval(ctx, "eval", s.source, keys, args)
+	}
+	return reply, err
+}
+
+// maxAskRedirects bounds the ASK redirects the WAIT path follows itself (a cluster
+// client follows MOVED and ASK for commands it routes; the WAIT pipeline goes to one
+// master's client, which does not).
+const maxAskRedirects = 3
+
+// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
+func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
+	var askTarget *redis.Client
+	for redirects := 0; ; redirects++ {
+		marker := scriptcache.NewMarker(script)
+		cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+		cmdArgs = append(cmdArgs, verb, marker, len(keys))
+		for _, key := range keys {
+			cmdArgs = append(cmdArgs, key)
+		}
+		cmdArgs = append(cmdArgs, args...)
+		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
+
+		if a.opts.replicas == 0 {
+			_ = a.client.Process(ctx, cmd)
+			return result(cmd, marker)
+		}
+		wait := a.processWithWait(ctx, keys[0], cmd, askTarget)
+		reply, err := result(cmd, marker)
+		if err == nil {
+			return reply, a.checkWait(wait)
+		}
+		// ASK: the key is moving to another master mid-migration, and the script did
+		// not run here. Send it there, after ASKING, on one connection.
+		if addr, ok := askAddr(err); ok && redirects < maxAskRedirects {
+			if askTarget = a.masterAt(ctx, addr); askTarget != nil {
+				continue
+			}
+		}
+		return nil, err
+	}
+}
+
+// askAddr returns the address of an ASK redirect.
+func askAddr(err error) (string, bool) {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return "", false
+	}
+	fields := strings.Fields(reply.Error())
+	if len(fields) != 3 || fields[0] != "ASK" {
+		return "", false
+	}
+	return fields[2], true
+}
+
+// masterAt returns the cluster client's client for the master at addr, if it knows one.
+func (a *adapter) masterAt(ctx context.Context, addr string) *redis.Client {
+	cluster, ok := a.client.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	var mu sync.Mutex
+	var found *redis.Client
+	_ = cluster.ForEachMaster(ctx, func(_ context.Context, master *redis.Client) error {
+		if master.Options().Addr == addr {
+			mu.Lock()
+			found = master
+			mu.Unlock()
+		}
+		return nil
+	})
+	return found
+}
+
+// result is the command's reply, with an error that was not a reply from Redis marked
+// ErrNotSent when the command was never written.
+func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
+	reply, err := cmd.Result()
+	if err == nil || errors.Is(err, redis.Nil) {
+		return reply, nil
+	}
+	var redisErr redis.Error
+	if !marker.Written() && !errors.As(err, &redisErr) {
+		return nil, scriptcache.NotSent(err)
+	}
+	return nil, err
+}
+
+// processWithWait sends cmd and WAIT in one pipeline on one connection: to the master
+// that owns key on a cluster, WAIT having no key of its own to be routed by, or, after
+// ASKING, to askTarget.
+func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd, askTarget *redis.Client) *redis.IntCmd {
+	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	if askTarget != nil {
+		p := askTarget.Pipeline()
+		_ = p.Process(ctx, redis.NewStatusCmd(ctx, "asking"))
+		_ = p.Process(ctx, cmd)
+		_ = p.Process(ctx, wait)
+		_, _ = p.Exec(ctx)
+		return wait
+	}
+	pipeliner := a.client.Pipeline
+	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+		master, err := cluster.MasterForKey(ctx, key)
+		if err != nil {
+			cmd.SetErr(err)
+			return wait
+		}
+		pipeliner = master.Pipeline
+	}
+	p := pipeliner()
+	_ = p.Process(ctx, cmd)
+	_ = p.Process(ctx, wait)
+	_, _ = p.Exec(ctx)
+	return wait
+}
+
+// checkWait turns a short count of replicas into ErrUnknownOutcome: the change was
+// applied on the primary, but a failover could lose it.
+func (a *adapter) checkWait(wait *redis.IntCmd) error {
+	n, err := wait.Result()
+	if err != nil {
+		return fmt.Errorf("%w: applied on the primary, but WAIT for %d replicas failed: %w",
+			andromeda.ErrUnknownOutcome, a.opts.replicas, err)
+	}
+	if n < int64(a.opts.replicas) {
+		return fmt.Errorf("%w: applied on the primary, but only %d of %d replicas acknowledged it within %v",
+			andromeda.ErrUnknownOutcome, n, a.opts.replicas, a.opts.replicaTimeout)
+	}
+	return nil
+}
+
+func waitMilliseconds(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Refresh makes a cluster client reload its slot map soon, after an error that says the
+// topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
+func (a *adapter) Refresh(ctx context.Context) {
+	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+		cluster.ReloadState(ctx)
+	}
+}
