@@ -102,6 +102,13 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	const key = "ask-key"
 	require.NoError(t, client.Set(ctx, key, 5, 0).Err())
+	// The add's script also declares the quota's hold buckets. Mid-migration Redis runs a
+	// script with several keys only on a master that holds all of them (else TRYAGAIN), so
+	// the quota gets a hold, and all its keys move together.
+	_, err = redisv9.New(client).ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: "h",
+		Amount: 1, Limit: 100, HoldFor: time.Hour, Retention: time.Hour})
+	require.NoError(t, err)
+	buckets, hold := andromeda.HoldKeys(key, "h")
 
 	slot, err := client.ClusterKeySlot(ctx, key).Result()
 	require.NoError(t, err)
@@ -122,7 +129,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	require.NoError(t, target.Do(ctx, "cluster", "setslot", slot, "importing", sourceID).Err())
 	require.NoError(t, source.Do(ctx, "cluster", "setslot", slot, "migrating", targetID).Err())
 	host, port, _ := strings.Cut(target.Options().Addr, ":")
-	require.NoError(t, source.Migrate(ctx, host, port, key, 0, 5*time.Second).Err())
+	require.NoError(t, source.Do(ctx, "migrate", host, port, "", 0, 5000, "keys", key, buckets, hold).Err())
 
 	cache := redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond))
 	_, err = cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
@@ -137,7 +144,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, err)
-	assert.Equal(t, "6", get.Val(), "applied once, on the master the key moved to")
+	assert.Equal(t, "7", get.Val(), "5, the hold of 1, and the add applied once, on the master the key moved to")
 }
 
 // A keyed change whose WAIT fell short is replayed later on another pooled connection,

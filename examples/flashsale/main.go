@@ -41,7 +41,7 @@ func main() {
 	items := flag.Int64("items", 500, "items on sale")
 	concurrency := flag.Int("concurrency", 64, "buyers in flight at once")
 	failRate := flag.Float64("fail-rate", 0.05, "share of orders that fail after taking stock")
-	coalesce := flag.Bool("coalesce", false, "send concurrent adds to the hot key together (AddUsageOption.Coalesce)")
+	coalesce := flag.Bool("coalesce", false, "send concurrent adds to the hot key together (AddUsageOption.Coalesce), without idempotency keys")
 	seed := flag.Int64("seed", time.Now().UnixNano(), "seed for the buyers' quantities and failures")
 	flag.Parse()
 
@@ -73,7 +73,7 @@ func run(out io.Writer, opts options) error {
 		opts.sale.Buyers, opts.sale.Items, opts.sale.Concurrency, opts.sale.FailRate*100)
 	coalesced := ""
 	if opts.sale.Coalesce {
-		coalesced = ", adds coalesced"
+		coalesced = ", adds coalesced (no idempotency keys)"
 	}
 	fmt.Fprintf(out, "on %s, go-redis %s%s\n", where, opts.client, coalesced)
 	if isTerminal(out) {

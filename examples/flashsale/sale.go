@@ -21,7 +21,9 @@ type saleConfig struct {
 	FailRate    float64 // share of orders that fail after the stock was taken
 	Seed        int64   // for the buyers' quantities and failures
 	Key         string  // where the sold count lives in Redis
-	Coalesce    bool    // send concurrent adds together (AddUsageOption.Coalesce)
+	// Coalesce sends concurrent adds together (AddUsageOption.Coalesce). Its adds carry no
+	// idempotency key: a keyed add is always sent alone.
+	Coalesce bool
 	// Progress, if set, is called once per buyer done.
 	Progress func()
 }
@@ -61,8 +63,6 @@ func (r report) percentile(p float64) time.Duration {
 	}
 	return r.Latencies[i]
 }
-
-var errOrderFailed = errors.New("order could not be saved")
 
 // runSale races conf.Buyers buyers for conf.Items items through andromeda: each takes
 // 1 to 3 items, and some orders fail after the stock was taken, so the compensating
@@ -121,6 +121,12 @@ func runSale(ctx context.Context, cache andromeda.Cache, conf saleConfig) (repor
 			for i := range jobs {
 				b := buyers[i]
 				request := &andromeda.QuotaUsageRequest{QuotaID: "sku-1", Usage: b.quantity}
+				if !conf.Coalesce {
+					// The order ID: a change whose reply was lost is retried by the library
+					// with it and counted once, and the give-back below takes back exactly
+					// this order's add.
+					request.IdempotencyKey = fmt.Sprintf("order-%d-%d", conf.Seed, i)
+				}
 				began := time.Now()
 				_, err := take.Do(ctx, request)
 				latencies[i] = time.Since(began)

@@ -29,7 +29,9 @@ func (s *service) Claim(ctx context.Context, code, userID string) (*History, err
 		return nil, err
 	}
 	history := &History{ID: newID(), VoucherID: voucher.ID, UserID: userID, CreatedAt: time.Now().UTC()}
-	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1}
+	// The claim's ID as idempotency key: an add whose reply was lost is retried with it and
+	// counted once, and the compensating reduce below takes back exactly this claim's add.
+	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1, IdempotencyKey: history.ID}
 
 	tx, err := s.store.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -67,7 +69,8 @@ func (s *service) Unclaim(ctx context.Context, code, userID string) (int64, erro
 	if err := deleteHistory(ctx, tx, voucher.ID, userID); err != nil {
 		return 0, err
 	}
-	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1}
+	// A key of its own, so that a reduce whose reply was lost is retried and counted once.
+	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1, IdempotencyKey: "unclaim-" + newID()}
 	usage, err := s.quotas.reduce.Do(ctx, &usageReq)
 	if err != nil {
 		return 0, err
