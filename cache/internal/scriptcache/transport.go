@@ -89,11 +89,13 @@ type Refresher interface {
 // Retries of a change that Redis did not run (TRYAGAIN, MOVED or ASK beyond the client's
 // redirects, CLUSTERDOWN, LOADING, READONLY or MASTERDOWN during a failover, a refused
 // connection, a pool timeout): at most notRunAttempts sends, firstBackoff apart and
-// doubling, never past the context. About a third of a second in all: enough for a
-// redirect or a slot migration step to settle, short enough to fail closed quickly when
-// Redis is down.
+// doubling, and none started after notRunBudget, never past the context. About a third
+// of a second in all: enough for a redirect or a slot migration step to settle, short
+// enough to fail closed quickly when Redis is down (a client's failed dial alone can take
+// that long, as go-redis retries dials itself).
 const (
 	notRunAttempts = 6
+	notRunBudget   = 300 * time.Millisecond
 	firstBackoff   = 10 * time.Millisecond
 )
 
@@ -136,7 +138,7 @@ func classify(err error) fault {
 // and names what a failure means: ErrUnknownOutcome when it may have been applied,
 // ErrRedisUnavailable when Redis did not run it and the retries ran out.
 func (c *cache) run(ctx context.Context, script Script, keys []string, args ...any) (any, error) {
-	backoff := firstBackoff
+	backoff, start := firstBackoff, time.Now()
 	for attempt := 1; ; attempt++ {
 		reply, err := c.client.Run(ctx, script, keys, args...)
 		if err == nil {
@@ -158,7 +160,7 @@ func (c *cache) run(ctx context.Context, script Script, keys []string, args ...a
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, err // the caller's context ended before anything was sent
 		}
-		if attempt == notRunAttempts {
+		if attempt == notRunAttempts || time.Since(start)+backoff > notRunBudget {
 			return nil, fmt.Errorf("%w (%d attempts): %w", andromeda.ErrRedisUnavailable, attempt, err)
 		}
 		if serr := sleep(ctx, backoff); serr != nil {
