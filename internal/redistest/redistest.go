@@ -23,6 +23,8 @@ type Server struct {
 	Addr string
 	cmd  *exec.Cmd
 	dir  string
+	// args are the arguments it was started with, for restarts.
+	args []string
 	// extraDirs are removed with the server.
 	extraDirs []string
 }
@@ -95,7 +97,7 @@ func start(configFile string, extraArgs []string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir, args: args}
 	if err := s.waitReady(5 * time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 		s.Stop()
@@ -115,10 +117,15 @@ func (s *Server) Stop() {
 
 // Restart kills the server and starts a new, empty one on the same port, as after a
 // crash of a server that keeps nothing on disk.
-func (s *Server) Restart() error {
+func (s *Server) Restart() error { return s.RestartWith() }
+
+// RestartWith kills the server (if it still runs) and starts a new, empty one on the same
+// port with the same arguments followed by extraArgs, which override them (for example
+// "--replicaof", host, port to come back as a replica).
+func (s *Server) RestartWith(extraArgs ...string) error {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd := exec.Command(s.cmd.Path, append(append([]string{}, s.args...), extraArgs...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("restart redis-server on %s: %w", s.Addr, err)
