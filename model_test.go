@@ -18,8 +18,10 @@ import (
 
 // The sequential model the histories are checked against: a bounded counter per quota.
 // add n succeeds iff usage+n <= limit; reduce n succeeds iff usage-n >= 0; otherwise
-// nothing changes. A call whose outcome is unknown (a network error, a timeout) may or
-// may not have happened, as in etcd's robustness tests.
+// nothing changes. A call whose outcome is unknown (an error wrapping ErrUnknownOutcome:
+// the request was sent and no reply came; or any error the checker cannot classify) may
+// or may not have happened, at any time after it began, as in etcd's robustness tests. A
+// call that failed with ErrRedisUnavailable was not run: it changed nothing.
 
 type opKind int
 
@@ -43,7 +45,8 @@ type outcome int
 const (
 	applied outcome = iota // Do succeeded; usage is the usage after it
 	refused                // limit exceeded or below zero; usage is the usage found
-	unknown                // any other error: it may or may not have been applied
+	unknown                // ErrUnknownOutcome, or an unclassified error: it may or may not have been applied
+	notRun                 // ErrRedisUnavailable: Redis did not run it, nothing changed
 )
 
 type opOutput struct {
@@ -84,6 +87,9 @@ var counterModel = porcupine.NondeterministicModel{
 	Init: func() []interface{} { return []interface{}{counterState{}} },
 	Step: func(state, input, output interface{}) []interface{} {
 		st, in, out := state.(counterState), input.(opInput), output.(opOutput)
+		if out.outcome == notRun {
+			return []interface{}{st}
+		}
 		record := ""
 		if in.idemKey != "" {
 			record = fmt.Sprint(in.kind, ":", in.idemKey)
@@ -129,7 +135,7 @@ var counterModel = porcupine.NondeterministicModel{
 	DescribeOperation: func(input, output interface{}) string {
 		in, out := input.(opInput), output.(opOutput)
 		kind := map[opKind]string{opAddKind: "add", opReduceKind: "reduce"}[in.kind]
-		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown"}[out.outcome]
+		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown", notRun: "not run"}[out.outcome]
 		return fmt.Sprintf("%s(%s, %d, %q) -> %s %d", kind, in.quota, in.amount, in.idemKey, result, out.usage)
 	},
 }
@@ -140,7 +146,7 @@ type history struct {
 	mu    sync.Mutex
 	ops   []porcupine.Operation
 	// counts by outcome
-	applied, refused, unknown atomic.Int64
+	applied, refused, unknown, notRun atomic.Int64
 }
 
 func newHistory() *history { return &history{start: time.Now()} }
@@ -172,8 +178,17 @@ func (h *history) record(client int, input interface{}, call func() (int64, erro
 		errors.As(err, &qerr)
 		out = opOutput{outcome: refused, usage: qerr.Usage}
 		h.refused.Add(1)
+	case errors.Is(err, andromeda.ErrUnknownOutcome):
+		// Maybe applied, at any time after the call: leave it open to the end.
+		out = opOutput{outcome: unknown}
+		ret = math.MaxInt64
+		h.unknown.Add(1)
+	case errors.Is(err, andromeda.ErrRedisUnavailable):
+		// Not run: nothing changed, and the call is over when it returns.
+		out = opOutput{outcome: notRun}
+		h.notRun.Add(1)
 	default:
-		// It may take effect at any time after the call: leave it open to the end.
+		// An error that says neither: treat it as maybe applied, as etcd's tests do.
 		out = opOutput{outcome: unknown}
 		ret = math.MaxInt64
 		h.unknown.Add(1)
