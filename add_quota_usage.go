@@ -128,7 +128,9 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *Quo
 		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
 		} else {
-			res, err = a.cache.AddUsage(ctx, args)
+			res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+				return a.cache.AddUsage(ctx, args)
+			})
 		}
 		switch {
 		case err != nil:
@@ -170,7 +172,9 @@ func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, r
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
 func takeBackAdd(ctx context.Context, cache Cache, args ReduceUsageArgs) error {
-	res, err := cache.ReduceUsage(ctx, args)
+	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+		return cache.ReduceUsage(ctx, args)
+	})
 	if err == nil && res.Status == CacheBelowZero {
 		err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, args.Key, res.Usage)
 	}

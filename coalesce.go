@@ -2,6 +2,7 @@ package andromeda
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -41,8 +42,8 @@ func newCoalescer(cache Cache) *coalescer {
 
 // add queues args behind the call in flight for its key, or starts one, and waits for
 // its own result. A caller whose ctx ends before its batch is sent is left out of it;
-// one whose batch is already in flight gets ctx's error, and the add may or may not
-// have been applied, as with any call cut short.
+// one whose batch is already in flight gets ctx's error wrapped in ErrUnknownOutcome:
+// the add may or may not have been applied, as with any call cut short.
 func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
 	if err := ctx.Err(); err != nil {
 		return CacheResult{}, err
@@ -67,6 +68,9 @@ func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, er
 		c.mu.Lock()
 		a.abandoned = !a.sent
 		c.mu.Unlock()
+		if !a.abandoned {
+			return CacheResult{}, fmt.Errorf("%w: its batch was sent: %w", ErrUnknownOutcome, ctx.Err())
+		}
 		return CacheResult{}, ctx.Err()
 	}
 }

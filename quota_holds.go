@@ -114,7 +114,8 @@ func (s *holdStep) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	var res CacheResult
 	err = retryMissing(ctx, s.conf.GetQuotaUsageConfig, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = s.cache.ChangeHold(ctx, args)
+		// A hold is named by its ID: sending it again replays what the first send did.
+		res, err = retryUnknown(ctx, true, func() (CacheResult, error) { return s.cache.ChangeHold(ctx, args) })
 		if err == nil && res.Status == CacheMissing && s.usage.get != nil {
 			return &missingKey{s.usage, key}, nil
 		}

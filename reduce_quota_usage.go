@@ -84,7 +84,9 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	var res CacheResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = r.cache.ReduceUsage(ctx, args)
+		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+			return r.cache.ReduceUsage(ctx, args)
+		})
 		if err == nil && res.Status == CacheMissing && r.usage.get != nil {
 			return &missingKey{r.usage, key}, nil
 		}
@@ -110,7 +112,8 @@ func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string
 // since took the reduce with it.
 func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
 	args.Limit = noLimit
-	if _, err := cache.AddUsage(ctx, args); err != nil {
+	keyed := args.Idempotency.RecordKey != ""
+	if _, err := retryUnknown(ctx, keyed, func() (CacheResult, error) { return cache.AddUsage(ctx, args) }); err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package andromeda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -56,6 +57,10 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
 		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req); undoErr != nil {
+			if errors.Is(undoErr, ErrUnknownOutcome) {
+				return 0, fmt.Errorf("%w; undoing the %s of %d on key %q had an unknown outcome, so it may still be counted: %w",
+					err, s.op, req.Usage, key, undoErr)
+			}
 			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
 				err, s.op, req.Usage, key, undoErr)
 		}

@@ -29,31 +29,27 @@ import (
 	"github.com/ramadani/andromeda/internal/scripts"
 )
 
-var (
-	// loaded holds the scripts, each of which go-redis runs by its SHA1.
-	loaded       = loadScripts()
-	unlockScript = redis.NewScript(scripts.Unlock)
-)
+var unlockScript = redis.NewScript(scripts.Unlock)
 
-func loadScripts() map[scriptcache.Script]*redis.Script {
-	m := map[scriptcache.Script]*redis.Script{}
-	for name, source := range scriptcache.Sources {
-		m[name] = redis.NewScript(source)
+// New returns a Cache that keeps usage through client, configured by opts.
+//
+// Whatever the client's MaxRetries, a change script is never resent once it may have
+// been written (see run.go): a change whose reply was lost fails with
+// andromeda.ErrUnknownOutcome instead of counting twice.
+func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
+	a := &adapter{client: client}
+	for _, opt := range opts {
+		opt(&a.opts)
 	}
-	return m
-}
-
-// New returns a Cache that keeps usage through client.
-func New(client redis.UniversalClient) andromeda.Cache {
-	return scriptcache.New(&adapter{client: client})
+	if _, ring := client.(*redis.Ring); ring && a.opts.replicas > 0 {
+		panic("redisv8.New: WaitForReplicas does not work with a Ring: its shards are standalone servers")
+	}
+	return scriptcache.New(a)
 }
 
 type adapter struct {
 	client redis.UniversalClient
-}
-
-func (a *adapter) Run(ctx context.Context, script scriptcache.Script, keys []string, args ...interface{}) (interface{}, error) {
-	return loaded[script].Run(ctx, a.client, keys, args...).Result()
+	opts   options
 }
 
 func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {

@@ -12,16 +12,16 @@ import (
 func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.CacheLock, error) {
 	token, release, err := c.client.Lock(ctx, key, ttl)
 	if err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
-	return &lock{client: c.client, key: key, token: token, release: release}, nil
+	return &lock{cache: c, key: key, token: token, release: release}, nil
 }
 
 // lock is a held loader lock. Its write goes through FencedLoad, which checks the token
 // in the same step as it sets the value, so a write delayed past the lock's expiry finds
 // the token gone and changes nothing.
 type lock struct {
-	client  Client
+	cache   *cache
 	key     string
 	token   string
 	release func(context.Context) error
@@ -31,7 +31,9 @@ func (l *lock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (b
 	keys := make([]string, 0, 2+len(args.Drop))
 	keys = append(keys, l.key, args.Key)
 	keys = append(keys, args.Drop...)
-	reply, err := l.client.Run(ctx, FencedLoad, keys, l.token, args.Value, scripts.Milliseconds(args.Expiration))
+	// Sent as a change script: retried while Redis did not run it, and never resent
+	// once it may have run (a resend would be harmless here, but one path is simpler).
+	reply, err := l.cache.run(ctx, FencedLoad, keys, l.token, args.Value, scripts.Milliseconds(args.Expiration))
 	if err != nil {
 		return false, runError(args.Key, err)
 	}
@@ -49,7 +51,7 @@ func (l *lock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (b
 
 func (l *lock) Release(ctx context.Context) error {
 	if err := l.release(ctx); err != nil {
-		return fmt.Errorf("release lock %q: %w", l.key, err)
+		return fmt.Errorf("release lock %q: %w", l.key, unavailable(err))
 	}
 	return nil
 }

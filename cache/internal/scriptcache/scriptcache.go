@@ -70,7 +70,7 @@ func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andr
 		keys, hasLimitKey = append(keys, args.LimitKey), 1
 	}
 	keys, retention, mode := withRecord(keys, args.Idempotency)
-	reply, err := c.client.Run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
+	reply, err := c.run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -94,7 +94,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	if batch[0].LimitKey != "" {
 		keys = append(keys, batch[0].LimitKey)
 	}
-	reply, err := c.client.Run(ctx, AddBatch, keys, args...)
+	reply, err := c.run(ctx, AddBatch, keys, args...)
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
 	}
@@ -119,7 +119,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 
 func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
 	keys, retention, mode := withRecord([]string{args.Key}, args.Idempotency)
-	reply, err := c.client.Run(ctx, Reduce, keys, args.Amount, retention, mode)
+	reply, err := c.run(ctx, Reduce, keys, args.Amount, retention, mode)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -151,12 +151,12 @@ func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) 
 		keys[i] = q.Key
 		args = append(args, q.Limit, absentArg(q))
 	}
-	reply, err := c.client.Run(ctx, MultiAdd, keys, args...)
+	reply, err := c.run(ctx, MultiAdd, keys, args...)
 	return multiResult(keys, reply, err)
 }
 
 func (c *cache) ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error) {
-	reply, err := c.client.Run(ctx, MultiReduce, keys, amount)
+	reply, err := c.run(ctx, MultiReduce, keys, amount)
 	return multiResult(keys, reply, err)
 }
 
@@ -166,7 +166,7 @@ func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (androm
 	holdKeys := andromeda.HoldKeys(args.Key)
 	keys := append([]string{args.Key}, holdKeys[:]...)
 	absent := absentArg(andromeda.AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	reply, err := c.client.Run(ctx, Hold, keys, holdModes[args.Op], args.HoldID, args.Amount, args.Limit,
+	reply, err := c.run(ctx, Hold, keys, holdModes[args.Op], args.HoldID, args.Amount, args.Limit,
 		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
@@ -181,14 +181,14 @@ func (c *cache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (androm
 func (c *cache) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
 	ok, err := c.client.SetNX(ctx, key, value, expiration)
 	if err != nil {
-		return false, fmt.Errorf("set %q: %w", key, err)
+		return false, fmt.Errorf("set %q: %w", key, unavailable(err))
 	}
 	return ok, nil
 }
 
 func (c *cache) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
 	if err := c.client.Set(ctx, key, value, expiration); err != nil {
-		return fmt.Errorf("set %q: %w", key, err)
+		return fmt.Errorf("set %q: %w", key, unavailable(err))
 	}
 	return nil
 }
@@ -204,7 +204,7 @@ func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
 	raws, found, err := c.client.Get(ctx, keys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), err)
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), unavailable(err))
 	}
 	usages := make([]int64, len(keys))
 	for i, raw := range raws {

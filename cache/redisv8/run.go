@@ -1,0 +1,166 @@
+package redisv8
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis/v8"
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+)
+
+// go-redis v8 resends a command after a network error up to MaxRetries times (3 by
+// default), and no command can opt out: v8's Cmder has no NoRetry. What it does have is
+// the sticky connection behind Client.Conn and Tx: once that one connection breaks, every
+// further attempt fails with "Conn is in a bad state" instead of dialling anew. So each
+// change runs on its own sticky connection taken from the client's pool (no extra round
+// trip: Conn borrows a pooled connection and gives it back on Close), and a resend after
+// the connection broke cannot happen. A dial failure still happens before the sticky
+// connection exists, and is retried by the client as before (nothing was sent).
+//
+// A cluster client routes by the master that owns the first key (MasterForKey), and a
+// Ring by its shard (Ring.Watch, which costs a WATCH and an UNWATCH round trip: v8 has no
+// other way to reach one shard's connection); MOVED, ASK and the like come back as
+// errors, which the cache retries after the client reloaded its slot map.
+
+// script is a Lua source and its SHA1, for EVALSHA.
+type script struct{ source, sha string }
+
+var changeScripts = loadScripts()
+
+func loadScripts() map[scriptcache.Script]script {
+	m := map[scriptcache.Script]script{}
+	for name, source := range scriptcache.Sources {
+		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
+	}
+	return m
+}
+
+// session is the part of a sticky connection (*redis.Conn, *redis.Tx) Run uses.
+type session interface {
+	Process(ctx context.Context, cmd redis.Cmder) error
+	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
+}
+
+// Run runs the script once on one connection: EVALSHA, then EVAL if the server answers
+// NOSCRIPT (the script did not run then), each followed by WAIT when WaitForReplicas is
+// set.
+func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (reply any, err error) {
+	s := changeScripts[name]
+	run := func(conn session) error {
+		reply, err = a.eval(ctx, conn, "evalsha", s.sha, keys, args)
+		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			reply, err = a.eval(ctx, conn, "eval", s.source, keys, args)
+		}
+		return nil
+	}
+	if serr := a.withSession(ctx, keys[0], run); serr != nil {
+		return nil, scriptcache.NotSent(serr)
+	}
+	return reply, err
+}
+
+// withSession calls fn with a sticky connection to the server that owns key. Its error
+// is one from before anything was sent.
+func (a *adapter) withSession(ctx context.Context, key string, fn func(session) error) error {
+	switch client := a.client.(type) {
+	case *redis.Client:
+		conn := client.Conn(ctx)
+		defer conn.Close()
+		return fn(conn)
+	case *redis.ClusterClient:
+		master, err := client.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		conn := master.Conn(ctx)
+		defer conn.Close()
+		return fn(conn)
+	case *redis.Ring:
+		var fnErr error
+		err := client.Watch(ctx, func(tx *redis.Tx) error {
+			fnErr = fn(tx)
+			return nil
+		}, key)
+		if fnErr == nil && err != nil {
+			// WATCH itself failed: the script was not sent, but WATCH may have been
+			// (harmless: it changes nothing).
+			return err
+		}
+		return fnErr
+	default:
+		return fn(a.client)
+	}
+}
+
+// eval sends one EVAL or EVALSHA on conn, and WAIT after it when asked to.
+func (a *adapter) eval(ctx context.Context, conn session, verb, script string, keys []string, args []any) (any, error) {
+	marker := scriptcache.NewMarker(script)
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, verb, marker, len(keys))
+	for _, key := range keys {
+		cmdArgs = append(cmdArgs, key)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	cmd := redis.NewCmd(ctx, cmdArgs...)
+
+	if a.opts.replicas == 0 {
+		_ = conn.Process(ctx, cmd)
+		return result(cmd, marker)
+	}
+	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	_, _ = conn.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_ = p.Process(ctx, cmd)
+		_ = p.Process(ctx, wait)
+		return nil
+	})
+	reply, err := result(cmd, marker)
+	if err != nil {
+		return nil, err
+	}
+	return reply, a.checkWait(wait)
+}
+
+// result is the command's reply, with an error that was not a reply from Redis marked
+// ErrNotSent when the command was never written.
+func result(cmd *redis.Cmd, marker *scriptcache.Marker) (any, error) {
+	reply, err := cmd.Result()
+	if err == nil || errors.Is(err, redis.Nil) {
+		return reply, nil
+	}
+	var redisErr redis.Error
+	if !marker.Written() && !errors.As(err, &redisErr) {
+		return nil, scriptcache.NotSent(err)
+	}
+	return nil, err
+}
+
+// checkWait turns a short count of replicas into ErrUnknownOutcome: the change was
+// applied on the primary, but a failover could lose it.
+func (a *adapter) checkWait(wait *redis.IntCmd) error {
+	n, err := wait.Result()
+	if err != nil {
+		return fmt.Errorf("%w: applied on the primary, but WAIT for %d replicas failed: %w",
+			andromeda.ErrUnknownOutcome, a.opts.replicas, err)
+	}
+	if n < int64(a.opts.replicas) {
+		return fmt.Errorf("%w: applied on the primary, but only %d of %d replicas acknowledged it within %v",
+			andromeda.ErrUnknownOutcome, n, a.opts.replicas, a.opts.replicaTimeout)
+	}
+	return nil
+}
+
+func waitMilliseconds(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Refresh makes a cluster client reload its slot map soon, after an error that says the
+// topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
+func (a *adapter) Refresh(ctx context.Context) {
+	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+		cluster.ReloadState(ctx)
+	}
+}

@@ -1,0 +1,132 @@
+package redisv9
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	"github.com/redis/go-redis/v9"
+)
+
+// onceCmd is a command the client sends at most once. go-redis v9 resends a command
+// after a network error (MaxRetries, and a cluster client's MaxRedirects after EOF)
+// unless its NoRetry is true; then every resend after the command may have been written
+// stops (Client, ClusterClient, Ring, failover client, pipelines alike). It also stops
+// the resend after a failed dial, which is safe: Run reports those errors as
+// scriptcache.ErrNotSent and the cache retries them itself.
+type onceCmd struct{ *redis.Cmd }
+
+// NoRetry tells go-redis not to send the command again.
+func (onceCmd) NoRetry() bool { return true }
+
+// script is a Lua source and its SHA1, for EVALSHA.
+type script struct{ source, sha string }
+
+var changeScripts = loadScripts()
+
+func loadScripts() map[scriptcache.Script]script {
+	m := map[scriptcache.Script]script{}
+	for name, source := range scriptcache.Sources {
+		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
+	}
+	return m
+}
+
+// Run runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT (the
+// script did not run then), each followed by WAIT when WaitForReplicas is set.
+func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (any, error) {
+	s := changeScripts[name]
+	reply, err := a.eval(ctx, "evalsha", s.sha, keys, args)
+	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+		reply, err = a.eval(ctx, "eval", s.source, keys, args)
+	}
+	return reply, err
+}
+
+// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
+func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
+	marker := scriptcache.NewMarker(script)
+	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+	cmdArgs = append(cmdArgs, verb, marker, len(keys))
+	for _, key := range keys {
+		cmdArgs = append(cmdArgs, key)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
+
+	if a.opts.replicas == 0 {
+		_ = a.client.Process(ctx, cmd)
+		return result(cmd, marker)
+	}
+	wait := a.processWithWait(ctx, keys[0], cmd)
+	reply, err := result(cmd, marker)
+	if err != nil {
+		return nil, err
+	}
+	return reply, a.checkWait(wait)
+}
+
+// result is the command's reply, with an error that was not a reply from Redis marked
+// ErrNotSent when the command was never written.
+func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
+	reply, err := cmd.Result()
+	if err == nil || errors.Is(err, redis.Nil) {
+		return reply, nil
+	}
+	var redisErr redis.Error
+	if !marker.Written() && !errors.As(err, &redisErr) {
+		return nil, scriptcache.NotSent(err)
+	}
+	return nil, err
+}
+
+// processWithWait sends cmd and WAIT in one pipeline on one connection: to the master
+// that owns key on a cluster, WAIT having no key of its own to be routed by.
+func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd) *redis.IntCmd {
+	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	pipeliner := a.client.Pipeline
+	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+		master, err := cluster.MasterForKey(ctx, key)
+		if err != nil {
+			cmd.SetErr(err)
+			return wait
+		}
+		pipeliner = master.Pipeline
+	}
+	p := pipeliner()
+	_ = p.Process(ctx, cmd)
+	_ = p.Process(ctx, wait)
+	_, _ = p.Exec(ctx)
+	return wait
+}
+
+// checkWait turns a short count of replicas into ErrUnknownOutcome: the change was
+// applied on the primary, but a failover could lose it.
+func (a *adapter) checkWait(wait *redis.IntCmd) error {
+	n, err := wait.Result()
+	if err != nil {
+		return fmt.Errorf("%w: applied on the primary, but WAIT for %d replicas failed: %w",
+			andromeda.ErrUnknownOutcome, a.opts.replicas, err)
+	}
+	if n < int64(a.opts.replicas) {
+		return fmt.Errorf("%w: applied on the primary, but only %d of %d replicas acknowledged it within %v",
+			andromeda.ErrUnknownOutcome, n, a.opts.replicas, a.opts.replicaTimeout)
+	}
+	return nil
+}
+
+func waitMilliseconds(d time.Duration) int64 {
+	return int64((d + time.Millisecond - 1) / time.Millisecond)
+}
+
+// Refresh makes a cluster client reload its slot map soon, after an error that says the
+// topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
+func (a *adapter) Refresh(ctx context.Context) {
+	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+		cluster.ReloadState(ctx)
+	}
+}

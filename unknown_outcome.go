@@ -1,0 +1,40 @@
+package andromeda
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// A change whose outcome is unknown (ErrUnknownOutcome: sent, but no reply) is sent again
+// only when an idempotency record makes that safe: the record replays the first outcome
+// if the change was applied, and otherwise the change is applied now. Holds are named by
+// their IdempotencyKey, so they always qualify. At most UnknownOutcomeAttempts sends,
+// unknownOutcomeBackoff apart and doubling, never past the context; an undo, which runs
+// without the caller's deadline, is bounded by the count alone.
+
+// UnknownOutcomeAttempts is how many times a change with an IdempotencyKey is sent while
+// its outcome stays unknown, before Do gives up and returns ErrUnknownOutcome.
+const UnknownOutcomeAttempts = 3
+
+const unknownOutcomeBackoff = 20 * time.Millisecond
+
+// retryUnknown calls change until its outcome is known, if keyed says it may be sent
+// again; otherwise once.
+func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, error)) (T, error) {
+	backoff := unknownOutcomeBackoff
+	for attempt := 1; ; attempt++ {
+		res, err := change()
+		if !keyed || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts {
+			return res, err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return res, err
+		}
+		backoff *= 2
+	}
+}
