@@ -89,6 +89,7 @@ func clusterFailoverRun(t *testing.T, durable bool) {
 		durabilityName(durable), &s.total, usage, limit, sold, max(0, sold-limit), sum(lost), lost, rate, s.otherErrors())
 	assert.LessOrEqual(t, usage, limit)
 	assert.LessOrEqual(t, usage, sold+s.total.unknown.Load()+s.total.other.Load(), "no add counted twice")
+	assert.Zero(t, s.appliedNotRun(t, client), "adds reported not run (ErrRedisUnavailable) that were applied")
 	if durable {
 		assert.Zero(t, sum(lost), "acknowledged adds lost")
 		assert.LessOrEqual(t, sold, limit, "sold past the limit")

@@ -61,8 +61,10 @@ type sale struct {
 
 	mu        sync.Mutex
 	ackedKeys []string
-	otherErrs map[string]int // error text, numbers taken out, to count
-	started   time.Time
+	// notRunKeys are the keys of adds that failed with ErrRedisUnavailable.
+	notRunKeys []string
+	otherErrs  map[string]int // error text, numbers taken out, to count
+	started    time.Time
 }
 
 // startSale starts workers adding to quota through cache, with a limit too high to reach
@@ -132,6 +134,8 @@ func (s *sale) count(phase *saleCounts, key string, err error) {
 	switch {
 	case err == nil:
 		s.ackedKeys = append(s.ackedKeys, key)
+	case errors.Is(err, andromeda.ErrRedisUnavailable) && !errors.Is(err, andromeda.ErrUnknownOutcome):
+		s.notRunKeys = append(s.notRunKeys, key)
 	case !isAny(err, []error{andromeda.ErrQuotaLimitExceeded, andromeda.ErrUnknownOutcome, andromeda.ErrRedisUnavailable}):
 		s.otherErrs[errorShape(err)]++
 	}
@@ -188,12 +192,43 @@ func (s *sale) stop() {
 // the add, and kept for a day.
 func (s *sale) lostAcked(t *testing.T, client redis.UniversalClient) map[string]int64 {
 	t.Helper()
-	ctx := context.Background()
 	s.mu.Lock()
 	keys := append([]string{}, s.ackedKeys...)
 	s.mu.Unlock()
 	require.NotEmpty(t, keys, "nothing was acknowledged")
 	lost, total := map[string]int64{}, int64(0)
+	for i, found := range s.recorded(t, client, keys) {
+		if !found {
+			phase, _, _ := strings.Cut(keys[i], "/")
+			lost[phase]++
+			total++
+		}
+	}
+	require.Less(t, total, int64(len(keys)), "no record found at all: has the record key's naming changed? (see recordKey in keys.go)")
+	return lost
+}
+
+// appliedNotRun counts the adds that failed with ErrRedisUnavailable ("not run, nothing
+// changed") but whose records exist: they were applied.
+func (s *sale) appliedNotRun(t *testing.T, client redis.UniversalClient) int64 {
+	t.Helper()
+	s.mu.Lock()
+	keys := append([]string{}, s.notRunKeys...)
+	s.mu.Unlock()
+	var applied int64
+	for _, found := range s.recorded(t, client, keys) {
+		if found {
+			applied++
+		}
+	}
+	return applied
+}
+
+// recorded reports, for each idempotency key, whether its add's record exists.
+func (s *sale) recorded(t *testing.T, client redis.UniversalClient, keys []string) []bool {
+	t.Helper()
+	ctx := context.Background()
+	found := make([]bool, 0, len(keys))
 	for start := 0; start < len(keys); start += 1000 {
 		end := min(start+1000, len(keys))
 		cmds := make([]*redis.IntCmd, 0, end-start)
@@ -204,16 +239,11 @@ func (s *sale) lostAcked(t *testing.T, client redis.UniversalClient) map[string]
 			return nil
 		})
 		require.NoError(t, err)
-		for i, c := range cmds {
-			if c.Val() == 0 {
-				phase, _, _ := strings.Cut(keys[start+i], "/")
-				lost[phase]++
-				total++
-			}
+		for _, c := range cmds {
+			found = append(found, c.Val() == 1)
 		}
 	}
-	require.Less(t, total, int64(len(keys)), "no record found at all: has the record key's naming changed? (see recordKey in keys.go)")
-	return lost
+	return found
 }
 
 // addRecordKey is where an add's idempotency record is kept (keys.go's recordKey, for

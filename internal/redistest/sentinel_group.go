@@ -51,7 +51,7 @@ func StartSentinelGroup(replicas, sentinels int, downAfter time.Duration) (*Sent
 		}
 		g.Sentinels = append(g.Sentinels, s)
 	}
-	if err := g.waitSentinelsAgree(primary.Addr, 20*time.Second); err != nil {
+	if err := g.waitSentinelsAgree(20 * time.Second); err != nil {
 		g.Stop()
 		return nil, err
 	}
@@ -113,15 +113,24 @@ func masterAddrOf(ctx context.Context, sentinel *Server) (string, error) {
 	return net.JoinHostPort(fmt.Sprint(hostPort[0]), fmt.Sprint(hostPort[1])), nil
 }
 
-// waitSentinelsAgree waits until every sentinel names primary, knows the other sentinels
-// and every replica, and the primary reports itself master.
-func (g *SentinelGroup) waitSentinelsAgree(primary string, timeout time.Duration) error {
+// waitSentinelsAgree waits until every sentinel names the same primary, knows the other
+// sentinels and every replica as reachable, and the primary reports itself master. Which
+// node that is may change meanwhile: on a busy machine a sentinel can deem a primary
+// down that was only slow, and fail over once more.
+func (g *SentinelGroup) waitSentinelsAgree(timeout time.Duration) error {
 	ctx := context.Background()
-	return waitFor(timeout, "sentinels agree on "+primary, func() (bool, error) {
+	return waitFor(timeout, "sentinels agree on a primary", func() (bool, error) {
+		primary := ""
 		for _, s := range g.Sentinels {
 			addr, err := masterAddrOf(ctx, s)
-			if err != nil || addr != primary {
+			if err != nil {
 				return false, err
+			}
+			if primary == "" {
+				primary = addr
+			}
+			if addr != primary {
+				return false, fmt.Errorf("sentinel %s names %s, another names %s", s.Addr, addr, primary)
 			}
 			reply, err := s.Cmd(ctx, "SENTINEL", "master", SentinelMaster)
 			if err != nil {
@@ -133,19 +142,28 @@ func (g *SentinelGroup) waitSentinelsAgree(primary string, timeout time.Duration
 				return false, fmt.Errorf("sentinel %s: %v", s.Addr, fields)
 			}
 			// Each replica must be reachable for the sentinel, or it will not promote it.
+			// (Its master-link-status is refreshed only every 10 s outside a failover, so
+			// the replica's own INFO is what says it has synced.)
 			replicas, err := s.Cmd(ctx, "SENTINEL", "replicas", SentinelMaster)
 			if err != nil {
 				return false, err
 			}
 			list, _ := replicas.([]any)
 			for _, r := range list {
-				if f := fieldsOf(r); f["flags"] != "slave" || f["master-link-status"] != "ok" {
-					return false, fmt.Errorf("sentinel %s sees replica %s as %s, link %s", s.Addr, f["name"], f["flags"], f["master-link-status"])
+				if f := fieldsOf(r); f["flags"] != "slave" {
+					return false, fmt.Errorf("sentinel %s sees replica %s as %s", s.Addr, f["name"], f["flags"])
 				}
 			}
 		}
-		info, err := g.node(primary).Info(ctx, "replication")
-		return err == nil && info["role"] == "master", err
+		n := g.node(primary)
+		if n == nil {
+			return false, fmt.Errorf("the sentinels name %s, not a node of this group", primary)
+		}
+		info, err := n.Info(ctx, "replication")
+		if err == nil && info["role"] != "master" {
+			err = fmt.Errorf("%s reports role %s", primary, info["role"])
+		}
+		return err == nil, err
 	})
 }
 
@@ -198,7 +216,7 @@ func (g *SentinelGroup) KillPrimary(timeout time.Duration) (time.Duration, error
 	if err := old.WaitReplicaSynced(timeout); err != nil {
 		return took, err
 	}
-	return took, g.waitSentinelsAgree(promoted.Addr, timeout)
+	return took, g.waitSentinelsAgree(timeout)
 }
 
 // Replicas returns the data nodes other than the primary.
@@ -231,5 +249,5 @@ func (g *SentinelGroup) RestartReplica(n *Server, timeout time.Duration) error {
 	if err := n.WaitReplicaSynced(timeout); err != nil {
 		return err
 	}
-	return g.waitSentinelsAgree(primary.Addr, timeout)
+	return g.waitSentinelsAgree(timeout)
 }
