@@ -37,12 +37,18 @@ var (
 	// ErrHoldCancelled: the hold was cancelled, so it cannot be committed or reserved again.
 	ErrHoldCancelled = errors.New("quota hold already cancelled")
 	// ErrUnknownOutcome: the change was sent, but no answer came back (the connection
-	// broke, or a read timed out), so it may or may not have been applied. Retry it with
-	// the same IdempotencyKey to learn which; without one, a retry may count it twice.
+	// broke, a read timed out, the context ended while waiting), or, with an adapter's
+	// WaitForReplicas, it was applied on the primary but too few replicas confirmed it;
+	// so it may or may not have been applied, or kept. A request with an IdempotencyKey
+	// has already been sent again UnknownOutcomeAttempts times before Do reports this;
+	// retry it with the same key to learn which. Without a key, a retry may count it
+	// twice: treat the change as maybe applied (e.g. reconcile later).
 	ErrUnknownOutcome = errors.New("outcome unknown: the change was sent but no reply came back, so it may or may not have been applied")
 	// ErrRedisUnavailable: Redis did not run the change (a refused connection, a cluster
 	// redirect or TRYAGAIN beyond the retries, CLUSTERDOWN, a failover in progress), so
-	// nothing was changed and the request is safe to retry.
+	// nothing was changed and the request is safe to retry. The adapters have already
+	// retried it for about a third of a second (never past the context); the error also
+	// wraps the last error the client returned.
 	ErrRedisUnavailable = errors.New("redis did not run the change; nothing was changed")
 	// ErrCrossSlot: the keys of one all-or-nothing operation are in different Redis
 	// Cluster hash slots. Give them a common hash tag, such as "{campaign-42}:usage" and

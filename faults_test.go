@@ -16,16 +16,16 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// faultyBackend is a real Redis behind a fault-injecting proxy, with a client set up as
-// the README recommends: no resending of commands (a resent script could count twice)
-// and calls that stop at their context's deadline.
+// faultyBackend is a real Redis behind a fault-injecting proxy, with a client whose
+// calls stop at their context's deadline. It keeps go-redis's default MaxRetries: the
+// adapter never lets the client resend a change script, whatever the options.
 func faultyBackend(t *testing.T) (backend, *faultproxy.Proxy) {
 	server := redistest.Standalone(t)
 	proxy, err := faultproxy.Start(server.Addr)
 	require.NoError(t, err)
 	t.Cleanup(proxy.Close)
 	client := redis.NewClient(&redis.Options{
-		Addr: proxy.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true, PoolSize: 16,
+		Addr: proxy.Addr(), ContextTimeoutEnabled: true, PoolSize: 16,
 		DialTimeout: 200 * time.Millisecond, ReadTimeout: 200 * time.Millisecond, WriteTimeout: 200 * time.Millisecond,
 	})
 	t.Cleanup(func() { client.Close() })

@@ -12,6 +12,14 @@
 // Each add or reduce on a warm key is one round trip: EVALSHA, with EVAL only the first
 // time a server has not seen the script.
 //
+// A change is never applied twice by a resend, whatever the client's MaxRetries: v8
+// has no per-command NoRetry, so each change runs on a sticky connection borrowed from
+// the client's pool (Client.Conn), which cannot reconnect once broken (see run.go). It
+// costs no round trip, about 9 allocations (380 bytes) per change, and bypasses the
+// client's hooks for change scripts. On a Ring each change also costs a WATCH and an
+// UNWATCH (v8 offers no other way onto one shard's connection). What may have run fails
+// with andromeda.ErrUnknownOutcome; MaxRetries: -1 is not needed.
+//
 // go-redis v8 stops a call at the earlier of its context's deadline and the client's
 // ReadTimeout or WriteTimeout.
 package redisv8

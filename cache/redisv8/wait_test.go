@@ -17,7 +17,7 @@ import (
 )
 
 // primaryWithReplica starts a primary and a replica of it, and waits until they are linked.
-func primaryWithReplica(t *testing.T) *redistest.Server {
+func primaryWithReplica(t testing.TB) *redistest.Server {
 	primary := redistest.Standalone(t, "--repl-diskless-sync-delay", "0") // full sync at once
 	host, port, _ := strings.Cut(primary.Addr, ":")
 	redistest.Standalone(t, "--replicaof", host, port)

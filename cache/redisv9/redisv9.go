@@ -5,6 +5,15 @@
 // Each add or reduce on a warm key is one round trip: EVALSHA, with EVAL only the first
 // time a server has not seen the script.
 //
+// A change is never applied twice by a resend, whatever the client's MaxRetries and
+// MaxRedirects: change scripts go as commands whose NoRetry is true, which go-redis v9
+// never resends once written (Client, ClusterClient, Ring, failover client and
+// pipelines alike). The cache itself sends again only what Redis certainly did not run
+// (a refused or failed dial, TRYAGAIN, MOVED or ASK beyond the client's redirects,
+// CLUSTERDOWN, LOADING, READONLY, MASTERDOWN), and then makes a cluster client reload
+// its slot map; what may have run fails with andromeda.ErrUnknownOutcome. MaxRetries: -1
+// is not needed. Plain reads and the loader's lock still use the client's retries.
+//
 // go-redis stops a call at its context's deadline only when the client is created with
 // Options.ContextTimeoutEnabled (ClusterOptions, FailoverOptions and so on alike);
 // otherwise ReadTimeout and WriteTimeout bound each call. Set it when your deadlines are

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ramadani/andromeda"
@@ -47,27 +48,74 @@ func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []strin
 	return reply, err
 }
 
+// maxAskRedirects bounds the ASK redirects the WAIT path follows itself (a cluster
+// client follows MOVED and ASK for commands it routes; the WAIT pipeline goes to one
+// master's client, which does not).
+const maxAskRedirects = 3
+
 // eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
 func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
-	marker := scriptcache.NewMarker(script)
-	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-	cmdArgs = append(cmdArgs, verb, marker, len(keys))
-	for _, key := range keys {
-		cmdArgs = append(cmdArgs, key)
-	}
-	cmdArgs = append(cmdArgs, args...)
-	cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
+	var askTarget *redis.Client
+	for redirects := 0; ; redirects++ {
+		marker := scriptcache.NewMarker(script)
+		cmdArgs := make([]any, 0, 3+len(keys)+len(args))
+		cmdArgs = append(cmdArgs, verb, marker, len(keys))
+		for _, key := range keys {
+			cmdArgs = append(cmdArgs, key)
+		}
+		cmdArgs = append(cmdArgs, args...)
+		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
 
-	if a.opts.replicas == 0 {
-		_ = a.client.Process(ctx, cmd)
-		return result(cmd, marker)
-	}
-	wait := a.processWithWait(ctx, keys[0], cmd)
-	reply, err := result(cmd, marker)
-	if err != nil {
+		if a.opts.replicas == 0 {
+			_ = a.client.Process(ctx, cmd)
+			return result(cmd, marker)
+		}
+		wait := a.processWithWait(ctx, keys[0], cmd, askTarget)
+		reply, err := result(cmd, marker)
+		if err == nil {
+			return reply, a.checkWait(wait)
+		}
+		// ASK: the key is moving to another master mid-migration, and the script did
+		// not run here. Send it there, after ASKING, on one connection.
+		if addr, ok := askAddr(err); ok && redirects < maxAskRedirects {
+			if askTarget = a.masterAt(ctx, addr); askTarget != nil {
+				continue
+			}
+		}
 		return nil, err
 	}
-	return reply, a.checkWait(wait)
+}
+
+// askAddr returns the address of an ASK redirect.
+func askAddr(err error) (string, bool) {
+	var reply redis.Error
+	if !errors.As(err, &reply) {
+		return "", false
+	}
+	fields := strings.Fields(reply.Error())
+	if len(fields) != 3 || fields[0] != "ASK" {
+		return "", false
+	}
+	return fields[2], true
+}
+
+// masterAt returns the cluster client's client for the master at addr, if it knows one.
+func (a *adapter) masterAt(ctx context.Context, addr string) *redis.Client {
+	cluster, ok := a.client.(*redis.ClusterClient)
+	if !ok {
+		return nil
+	}
+	var mu sync.Mutex
+	var found *redis.Client
+	_ = cluster.ForEachMaster(ctx, func(_ context.Context, master *redis.Client) error {
+		if master.Options().Addr == addr {
+			mu.Lock()
+			found = master
+			mu.Unlock()
+		}
+		return nil
+	})
+	return found
 }
 
 // result is the command's reply, with an error that was not a reply from Redis marked
@@ -85,9 +133,18 @@ func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
 }
 
 // processWithWait sends cmd and WAIT in one pipeline on one connection: to the master
-// that owns key on a cluster, WAIT having no key of its own to be routed by.
-func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd) *redis.IntCmd {
+// that owns key on a cluster, WAIT having no key of its own to be routed by, or, after
+// ASKING, to askTarget.
+func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd, askTarget *redis.Client) *redis.IntCmd {
 	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	if askTarget != nil {
+		p := askTarget.Pipeline()
+		_ = p.Process(ctx, redis.NewStatusCmd(ctx, "asking"))
+		_ = p.Process(ctx, cmd)
+		_ = p.Process(ctx, wait)
+		_, _ = p.Exec(ctx)
+		return wait
+	}
 	pipeliner := a.client.Pipeline
 	if cluster, ok := a.client.(*redis.ClusterClient); ok {
 		master, err := cluster.MasterForKey(ctx, key)

@@ -17,7 +17,7 @@ import (
 )
 
 // primaryWithReplica starts a primary and a replica of it, and waits until they are linked.
-func primaryWithReplica(t *testing.T) *redistest.Server {
+func primaryWithReplica(t testing.TB) *redistest.Server {
 	primary := redistest.Standalone(t, "--repl-diskless-sync-delay", "0") // full sync at once
 	host, port, _ := strings.Cut(primary.Addr, ":")
 	redistest.Standalone(t, "--replicaof", host, port)
@@ -81,4 +81,54 @@ func TestWaitForReplicasRejectsBadArguments(t *testing.T) {
 	defer ring.Close()
 	assert.Panics(t, func() { redisv9.New(ring, redisv9.WaitForReplicas(1, time.Second)) })
 	assert.NotPanics(t, func() { redisv9.New(ring) })
+}
+
+// Mid-migration, the master that owns a key's slot answers ASK for a key already moved:
+// the WAIT pipeline, which goes to one master's connection, follows it there itself.
+func TestWaitForReplicasFollowsAsk(t *testing.T) {
+	redistest.Require(t)
+	ctx := context.Background()
+	c, err := redistest.StartCluster(3)
+	require.NoError(t, err)
+	t.Cleanup(c.Stop)
+	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { client.Close() })
+	const key = "ask-key"
+	require.NoError(t, client.Set(ctx, key, 5, 0).Err())
+
+	slot, err := client.ClusterKeySlot(ctx, key).Result()
+	require.NoError(t, err)
+	source, err := client.MasterForKey(ctx, key)
+	require.NoError(t, err)
+	var target *redis.Client
+	for _, addr := range c.Addrs() {
+		if addr != source.Options().Addr {
+			target = redis.NewClient(&redis.Options{Addr: addr})
+			break
+		}
+	}
+	t.Cleanup(func() { target.Close() })
+	sourceID, err := source.ClusterMyID(ctx).Result()
+	require.NoError(t, err)
+	targetID, err := target.ClusterMyID(ctx).Result()
+	require.NoError(t, err)
+	require.NoError(t, target.Do(ctx, "cluster", "setslot", slot, "importing", sourceID).Err())
+	require.NoError(t, source.Do(ctx, "cluster", "setslot", slot, "migrating", targetID).Err())
+	host, port, _ := strings.Cut(target.Options().Addr, ":")
+	require.NoError(t, source.Migrate(ctx, host, port, key, 0, 5*time.Second).Err())
+
+	cache := redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond))
+	_, err = cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
+	// This cluster has no replicas: the add ran on the target, and WAIT fell short.
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
+	assert.Contains(t, err.Error(), "0 of 1 replicas")
+
+	var get *redis.StringCmd
+	_, err = target.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Do(ctx, "asking")
+		get = p.Get(ctx, key)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "6", get.Val(), "applied once, on the master the key moved to")
 }

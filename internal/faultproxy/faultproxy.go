@@ -4,6 +4,8 @@
 package faultproxy
 
 import (
+	"math"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -15,9 +17,10 @@ type Proxy struct {
 	listener net.Listener
 	target   string
 
-	latency     atomic.Int64 // nanoseconds added before each chunk sent to the target
-	refuse      atomic.Bool  // new connections are closed at once
-	dropReplies atomic.Bool  // replies are swallowed and the connection cut
+	latency     atomic.Int64  // nanoseconds added before each chunk sent to the target
+	refuse      atomic.Bool   // new connections are closed at once
+	dropReplies atomic.Bool   // replies are swallowed and the connection cut
+	dropRate    atomic.Uint64 // math.Float64bits of the chance that one reply is dropped
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -51,6 +54,19 @@ func (p *Proxy) Refuse(on bool) { p.refuse.Store(on) }
 // DropReplies makes the proxy swallow the server's replies and cut the connection: the
 // server has run the request, the client never hears so.
 func (p *Proxy) DropReplies(on bool) { p.dropReplies.Store(on) }
+
+// SetDropRate makes the proxy swallow each reply from the server with probability p and
+// cut that connection: the server ran the request, the client never hears so. 0 stops it.
+func (p *Proxy) SetDropRate(rate float64) { p.dropRate.Store(math.Float64bits(rate)) }
+
+// dropThis decides whether the reply just read is dropped.
+func (p *Proxy) dropThis() bool {
+	if p.dropReplies.Load() {
+		return true
+	}
+	rate := math.Float64frombits(p.dropRate.Load())
+	return rate > 0 && rand.Float64() < rate
+}
 
 // CutAll closes every open connection, whatever it is doing.
 func (p *Proxy) CutAll() {
@@ -138,7 +154,7 @@ func (p *Proxy) pipe(dst, src net.Conn, toServer bool) {
 				if d := time.Duration(p.latency.Load()); d > 0 {
 					time.Sleep(d)
 				}
-			} else if p.dropReplies.Load() {
+			} else if p.dropThis() {
 				p.cut.Add(1)
 				return
 			}

@@ -42,7 +42,10 @@ var Sources = map[Script]string{
 // client's version.
 type Client interface {
 	// Run runs the script by its SHA1, sending its source only when the server answers
-	// NOSCRIPT (go-redis's Script.Run), and returns the raw reply.
+	// NOSCRIPT, and returns the raw reply. It sends the script at most once: the client
+	// must not resend it after it may have been written (see transport.go). An error
+	// from before the request was written wraps ErrNotSent; an error reply from Redis
+	// is returned as the client types it (with a RedisError method).
 	Run(ctx context.Context, script Script, keys []string, args ...interface{}) (interface{}, error)
 	// SetNX sets key to value with the expiration (0 means none) if key is absent.
 	SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)

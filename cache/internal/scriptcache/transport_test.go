@@ -1,0 +1,143 @@
+package scriptcache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// replyErr is an error reply from Redis, as go-redis v8 and v9 type them.
+type replyErr string
+
+func (e replyErr) Error() string { return string(e) }
+func (replyErr) RedisError()     {}
+
+// scriptedClient answers Run with errs, one per call, then with an applied reduce.
+type scriptedClient struct {
+	scriptcache.Client
+	errs      []error
+	calls     int
+	refreshed int
+}
+
+func (c *scriptedClient) Run(context.Context, scriptcache.Script, []string, ...any) (any, error) {
+	c.calls++
+	if len(c.errs) > 0 {
+		err := c.errs[0]
+		c.errs = c.errs[1:]
+		return nil, err
+	}
+	return []any{int64(0), int64(5)}, nil
+}
+
+func (c *scriptedClient) Refresh(context.Context) { c.refreshed++ }
+
+func repeat(err error, n int) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+func reduce(ctx context.Context, c *scriptedClient) error {
+	_, err := scriptcache.New(c).ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	return err
+}
+
+func TestNotRunErrorsAreRetried(t *testing.T) {
+	for _, err := range []error{
+		replyErr("TRYAGAIN Multiple keys request during rehashing of slot"),
+		replyErr("MOVED 3999 127.0.0.1:6381"),
+		replyErr("ASK 3999 127.0.0.1:6381"),
+		replyErr("CLUSTERDOWN The cluster is down"),
+		replyErr("LOADING Redis is loading the dataset in memory"),
+		replyErr("READONLY You can't write against a read only replica."),
+		replyErr("MASTERDOWN Link with MASTER is down"),
+		scriptcache.NotSent(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}),
+	} {
+		t.Run(err.Error(), func(t *testing.T) {
+			t.Parallel()
+			c := &scriptedClient{errs: repeat(err, 2)}
+			require.NoError(t, reduce(context.Background(), c))
+			assert.Equal(t, 3, c.calls)
+			assert.Equal(t, 2, c.refreshed, "the client relearns the topology after each")
+
+			c = &scriptedClient{errs: repeat(err, 100)}
+			got := reduce(context.Background(), c)
+			require.ErrorIs(t, got, andromeda.ErrRedisUnavailable)
+			assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
+			assert.ErrorIs(t, got, err, "the raw error is kept")
+			assert.Contains(t, got.Error(), err.Error())
+			assert.Equal(t, 6, c.calls, "bounded")
+		})
+	}
+}
+
+func TestMaybeRunErrorsAreUnknownAndNotResent(t *testing.T) {
+	for _, err := range []error{
+		io.EOF,
+		&net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")},
+		context.DeadlineExceeded, // the caller's deadline passed while waiting for the reply
+		fmt.Errorf("%w: applied on the primary, but only 0 of 1 replicas acknowledged it", andromeda.ErrUnknownOutcome),
+	} {
+		t.Run(err.Error(), func(t *testing.T) {
+			c := &scriptedClient{errs: []error{err}}
+			got := reduce(context.Background(), c)
+			require.ErrorIs(t, got, andromeda.ErrUnknownOutcome)
+			assert.ErrorIs(t, got, err)
+			assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
+			assert.Equal(t, 1, c.calls, "never sent again")
+		})
+	}
+}
+
+func TestRedisAnswersAreDefinite(t *testing.T) {
+	err := replyErr("ERR Error running script (call to f_0123): @user_script:1: oops")
+	c := &scriptedClient{errs: []error{err}}
+	got := reduce(context.Background(), c)
+	assert.ErrorIs(t, got, err)
+	assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
+	assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
+	assert.Equal(t, 1, c.calls)
+
+	c = &scriptedClient{errs: []error{replyErr("CROSSSLOT Keys in request don't hash to the same slot")}}
+	assert.ErrorIs(t, reduce(context.Background(), c), andromeda.ErrCrossSlot)
+}
+
+func TestNotRunRetriesStopAtTheContext(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Millisecond)
+	defer cancel()
+	c := &scriptedClient{errs: repeat(replyErr("CLUSTERDOWN The cluster is down"), 100)}
+	got := reduce(ctx, c)
+	require.ErrorIs(t, got, andromeda.ErrRedisUnavailable)
+	assert.ErrorIs(t, got, context.DeadlineExceeded)
+	assert.Less(t, c.calls, 6)
+
+	// A context that ended before anything was sent is just that, not an outage.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	c = &scriptedClient{errs: []error{scriptcache.NotSent(context.Canceled)}}
+	got = reduce(ctx, c)
+	assert.ErrorIs(t, got, context.Canceled)
+	assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
+	assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
+}
+
+func TestMarkerRecordsTheWrite(t *testing.T) {
+	m := scriptcache.NewMarker("sha")
+	assert.False(t, m.Written())
+	b, err := m.MarshalBinary()
+	require.NoError(t, err)
+	assert.Equal(t, "sha", string(b))
+	assert.True(t, m.Written())
+}
