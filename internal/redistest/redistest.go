@@ -6,6 +6,7 @@ package redistest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -159,7 +160,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	for {
 		reply, err := s.Do("PING")
 		if err == nil && reply == "+PONG" {
-			return nil
+			return s.checkPid()
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v: %v %q", timeout, err, reply)
@@ -188,4 +189,20 @@ func freePort() (int, error) {
 		return port, nil
 	}
 	return 0, fmt.Errorf("no free loopback port pair found")
+}
+
+// checkPid makes sure the server answering on s.Addr is the process started for s: two
+// test binaries may pick the same free port at once, and then the one that lost the
+// race would talk to the other's server (or sentinel) as if it were its own.
+func (s *Server) checkPid() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := s.Info(ctx, "server")
+	if err != nil {
+		return err
+	}
+	if pid := strconv.Itoa(s.cmd.Process.Pid); info["process_id"] != pid {
+		return fmt.Errorf("port %s is served by process %s, not by ours (%s)", s.Addr, info["process_id"], pid)
+	}
+	return nil
 }
