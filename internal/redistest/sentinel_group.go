@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 )
 
@@ -250,4 +251,20 @@ func (g *SentinelGroup) RestartReplica(n *Server, timeout time.Duration) error {
 		return err
 	}
 	return g.waitSentinelsAgree(timeout)
+}
+
+// Failovers returns how many failovers the sentinels have made (the master's config
+// epoch), counting any a sentinel started on its own, as when a busy primary was slow to
+// answer.
+func (g *SentinelGroup) Failovers() (int, error) {
+	var lastErr error
+	for _, s := range g.Sentinels {
+		reply, err := s.Cmd(context.Background(), "SENTINEL", "master", SentinelMaster)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		return strconv.Atoi(fieldsOf(reply)["config-epoch"])
+	}
+	return 0, lastErr
 }
