@@ -24,7 +24,8 @@ import (
 // A cluster client routes by the master that owns the first key (MasterForKey), and a
 // Ring by its shard (Ring.Watch, which costs a WATCH and an UNWATCH round trip: v8 has no
 // other way to reach one shard's connection); MOVED, ASK and the like come back as
-// errors, which the cache retries after the client reloaded its slot map.
+// errors, which the cache retries after the client reloaded its slot map. Another
+// implementation of UniversalClient is used as it is, with whatever resends it makes.
 
 // script is a Lua source and its SHA1, for EVALSHA.
 type script struct{ source, sha string }
@@ -36,8 +37,12 @@ func loadScripts() map[scriptcache.Script]script {
 	for name, source := range scriptcache.Sources {
 		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
 	}
+	m[scriptcache.Touch] = script{source: scriptcache.TouchSource, sha: scriptcache.SHA1(scriptcache.TouchSource)}
 	return m
 }
+
+// WaitsForReplicas reports whether changes are confirmed with WAIT.
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas > 0 }
 
 // session is the part of a sticky connection (*redis.Conn, *redis.Tx) Run uses.
 type session interface {

@@ -34,8 +34,12 @@ func loadScripts() map[scriptcache.Script]script {
 	for name, source := range scriptcache.Sources {
 		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
 	}
+	m[scriptcache.Touch] = script{source: scriptcache.TouchSource, sha: scriptcache.SHA1(scriptcache.TouchSource)}
 	return m
 }
+
+// WaitsForReplicas reports whether changes are confirmed with WAIT.
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas > 0 }
 
 // Run runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT (the
 // script did not run then), each followed by WAIT when WaitForReplicas is set.

@@ -18,9 +18,16 @@ import (
 
 // primaryWithReplica starts a primary and a replica of it, and waits until they are linked.
 func primaryWithReplica(t testing.TB) *redistest.Server {
-	primary := redistest.Standalone(t, "--repl-diskless-sync-delay", "0") // full sync at once
+	primary, _ := primaryAndReplica(t)
+	return primary
+}
+
+// primaryAndReplica starts a primary and a replica of it (DEBUG enabled), and waits until
+// they are linked.
+func primaryAndReplica(t testing.TB) (primary, replica *redistest.Server) {
+	primary = redistest.Standalone(t, "--repl-diskless-sync-delay", "0") // full sync at once
 	host, port, _ := strings.Cut(primary.Addr, ":")
-	redistest.Standalone(t, "--replicaof", host, port)
+	replica = redistest.Standalone(t, "--replicaof", host, port, "--enable-debug-command", "yes")
 	client := redis.NewClient(&redis.Options{Addr: primary.Addr})
 	defer client.Close()
 	// The primary counts a replica for WAIT once it is online, after its first ACK.
@@ -28,7 +35,7 @@ func primaryWithReplica(t testing.TB) *redistest.Server {
 		info, err := client.Info(context.Background(), "replication").Result()
 		return err == nil && strings.Contains(info, ",state=online")
 	}, 10*time.Second, 20*time.Millisecond, "replica online")
-	return primary
+	return primary, replica
 }
 
 // With a replica that keeps up, every change is confirmed: the whole conformance suite
@@ -131,4 +138,44 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, "6", get.Val(), "applied once, on the master the key moved to")
+}
+
+// A keyed change whose WAIT fell short is replayed later on another pooled connection,
+// one whose last write the replica has acknowledged, while the replica still has not
+// acknowledged the change itself: the replay is confirmed only once the replica has the
+// change. (Redis 7.0 passes this even without the cache's Touch, see scriptcache; the
+// test guards servers whose WAIT counts only a connection's own writes.)
+func TestWaitForReplicasConfirmsReplays(t *testing.T) {
+	ctx := context.Background()
+	primary, replica := primaryAndReplica(t)
+	args := andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
+		Idempotency: andromeda.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
+	newCache := func() andromeda.Cache {
+		client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 1})
+		t.Cleanup(func() { client.Close() })
+		return redisv9.New(client, redisv9.WaitForReplicas(1, 100*time.Millisecond))
+	}
+	first, retrier := newCache(), newCache()
+	// The retrier's one connection writes, and the replica acknowledges it.
+	require.Eventually(t, func() bool {
+		_, err := retrier.AddUsage(ctx, andromeda.AddUsageArgs{Key: "other", Amount: 1, Limit: 1 << 40, CreateMissing: true})
+		return err == nil
+	}, 5*time.Second, 10*time.Millisecond)
+
+	replicaClient := redis.NewClient(&redis.Options{Addr: replica.Addr})
+	t.Cleanup(func() { replicaClient.Close() })
+	asleep := make(chan error, 1)
+	go func() { asleep <- replicaClient.Do(ctx, "debug", "sleep", "1").Err() }() // no ACKs for 1s
+	time.Sleep(100 * time.Millisecond)
+
+	_, err := first.AddUsage(ctx, args)
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome, "applied on the primary only")
+	res, err := retrier.AddUsage(ctx, args) // the caller's retry, on the other connection
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome, "the replica still does not have it: got %+v", res)
+	require.NoError(t, <-asleep)
+
+	res, err = retrier.AddUsage(ctx, args) // once the replica is back
+	require.NoError(t, err)
+	assert.True(t, res.Replayed)
+	assert.Equal(t, int64(1), res.Usage)
 }

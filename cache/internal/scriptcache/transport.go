@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/scripts"
 )
 
 // A change script must reach Redis at most once per attempt the library decides on: a
@@ -57,6 +58,26 @@ func (m *Marker) Written() bool { return m.written.Load() }
 func SHA1(source string) string {
 	sum := sha1.Sum([]byte(source))
 	return hex.EncodeToString(sum[:])
+}
+
+// Touch is a script that rewrites the value at KEYS[1] unchanged, keeping its expiry: a
+// write that Redis replicates, so that a WAIT after it covers every earlier write to the
+// key. A replayed change (its idempotency record answered, nothing written) is confirmed
+// with it when the adapter waits for replicas. Redis 7.0 moves a connection's WAIT
+// offset to the server's after every command, so there a replay's WAIT already covers
+// the change it replays; a server that tracks only the connection's own writes would let
+// a replay on a connection that wrote nothing lately pass while the change is not yet
+// on any replica. Touch costs one more script call, on replays only.
+const Touch Script = -1
+
+// TouchSource is the source of Touch.
+const TouchSource = `local v = redis.call('GET', KEYS[1])
+if v then redis.call('SET', KEYS[1], v, 'KEEPTTL') end
+return 1`
+
+// ReplicaWaiter is implemented by an adapter that confirms each change with WAIT.
+type ReplicaWaiter interface {
+	WaitsForReplicas() bool
 }
 
 // Refresher is implemented by an adapter whose client can relearn the servers' topology
@@ -119,7 +140,7 @@ func (c *cache) run(ctx context.Context, script Script, keys []string, args ...a
 	for attempt := 1; ; attempt++ {
 		reply, err := c.client.Run(ctx, script, keys, args...)
 		if err == nil {
-			return reply, nil
+			return reply, c.confirmReplay(ctx, script, keys[0], reply)
 		}
 		kind := classify(err)
 		if kind != definite {
@@ -145,6 +166,26 @@ func (c *cache) run(ctx context.Context, script Script, keys []string, args ...a
 		}
 		backoff *= 2
 	}
+}
+
+// confirmReplay makes sure that a replayed change is on the replicas, when the adapter
+// waits for them (see Touch).
+func (c *cache) confirmReplay(ctx context.Context, script Script, key string, reply any) error {
+	if script != Add && script != Reduce && script != Hold {
+		return nil
+	}
+	if w, ok := c.client.(ReplicaWaiter); !ok || !w.WaitsForReplicas() {
+		return nil
+	}
+	if r, err := scripts.Parse(reply); err != nil || !r.Replayed {
+		return nil
+	}
+	_, err := c.run(ctx, Touch, []string{key})
+	if err == nil || errors.Is(err, andromeda.ErrUnknownOutcome) {
+		return err
+	}
+	return fmt.Errorf("%w: the change was applied earlier, but confirming it on the replicas failed: %w",
+		andromeda.ErrUnknownOutcome, err)
 }
 
 func (c *cache) refresh(ctx context.Context) {
