@@ -3,6 +3,8 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -79,4 +81,13 @@ func (s *Server) WaitReplicaSynced(timeout time.Duration) error {
 		return err == nil && info["role"] == "slave" && info["master_link_status"] == "up" &&
 			info["master_sync_in_progress"] == "0", err
 	})
+}
+
+// Log returns the server's log so far, for a test to show when it fails.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
