@@ -1,6 +1,8 @@
 // Package redistest starts real redis-server processes on free loopback ports for tests:
-// a standalone server, or a cluster of masters joined with `redis-cli --cluster create`.
-// It stops exactly the processes it started. Where redis-server is missing, tests skip
+// a standalone server, a cluster (with replicas if asked) joined with `redis-cli --cluster
+// create`, or a primary with replicas and sentinels. For failover tests it kills, pauses
+// and resumes a server by its pid, restarts it (as a replica), finds a slot's master and
+// migrates a slot between masters. It stops exactly the processes it started. Where redis-server is missing, tests skip
 // with a message saying how to install it; under CI (CI set) they fail instead.
 package redistest
 
