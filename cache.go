@@ -57,12 +57,35 @@ type Cache interface {
 	ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error)
 
 	// Lock takes a lock on key that expires after ttl unless released first. When another
-	// holder has it, Lock fails at once with an error wrapping ErrLockedKey.
-	Lock(ctx context.Context, key string, ttl time.Duration) (ReleaseFunc, error)
+	// holder has it, Lock fails at once with an error wrapping ErrLockedKey. The lock
+	// fences the loader's write: see CacheLock.SetUsageIfAbsent.
+	Lock(ctx context.Context, key string, ttl time.Duration) (CacheLock, error)
 }
 
-// ReleaseFunc releases a lock taken with Cache.Lock.
-type ReleaseFunc func(ctx context.Context) error
+// CacheLock is a lock taken with Cache.Lock: a token only its holder knows, kept at the
+// lock's key until it expires or is released.
+type CacheLock interface {
+	// SetUsageIfAbsent stores args.Value at args.Key only if the key is absent and this
+	// lock is still held, in one atomic step with the check; when it stores, it also
+	// deletes args.Drop. It reports whether it stored, and fails with an error wrapping
+	// ErrLockedKey when the lock is no longer held (it expired, or someone released or
+	// took it): a write that arrives late then changes nothing. args.Key and args.Drop
+	// must share the lock key's cluster hash slot.
+	SetUsageIfAbsent(ctx context.Context, args LoadArgs) (bool, error)
+	// Release releases the lock if this holder still has it; otherwise it changes nothing.
+	Release(ctx context.Context) error
+}
+
+// LoadArgs describes the loader's write (see CacheLock.SetUsageIfAbsent).
+type LoadArgs struct {
+	Key   string
+	Value int64
+	// Expiration is how long the value is kept; 0 means none.
+	Expiration time.Duration
+	// Drop lists keys holding state derived from the value that was evicted (such as
+	// the holds kept on it), deleted in the same atomic step when Value is stored.
+	Drop []string
+}
 
 // AddUsageArgs describes one atomic add (see Cache.AddUsage).
 type AddUsageArgs struct {

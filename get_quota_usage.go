@@ -9,9 +9,13 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// lockSuffix names the loader lock of a key. Appending keeps the key's hash tag, so the
-// lock lives in the same cluster slot as the value.
+// lockSuffix names the loader lock of a key. The lock key keeps the value's cluster slot
+// (see loadLockKey), so that one script can check the lock and write the value.
 const lockSuffix = ":andromeda-load-lock"
+
+// loadLockKey is the key of the loader lock of key, in key's cluster hash slot: key's own
+// hash tag is kept when it has one; otherwise the whole key becomes the tag.
+func loadLockKey(key string) string { return sameSlotKey(key, lockSuffix) }
 
 // loader puts a missing value (a usage, or a limit kept in Redis) back into the cache
 // from the application's GetQuota, once per cold key: singleflight within the process, a
@@ -23,12 +27,23 @@ type loader struct {
 	expiration     GetQuotaExpiration
 	cache          Cache
 	conf           GetQuotaUsageConfig
-	flights        singleflight.Group
+	// derived, when set, names the keys that hold state derived from the value at a key
+	// (such as holds kept on a usage): they are deleted in the same atomic step as a
+	// loaded value is written, since what they were derived from is gone.
+	derived func(key string) []string
+	flights singleflight.Group
 }
 
 func newUsageLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
 	return &loader{name: "GetQuotaUsage", get: get, expirationName: "GetQuotaUsageExpiration", expiration: expiration,
-		cache: cache, conf: conf.withDefaults()}
+		cache: cache, conf: conf.withDefaults(), derived: holdBuckets}
+}
+
+// holdBuckets names the hold buckets kept on the usage at key: holds are counted in the
+// usage, so a usage loaded afresh must not have expired holds released against it.
+func holdBuckets(key string) []string {
+	buckets, _ := HoldKeys(key, "")
+	return []string{buckets}
 }
 
 func newLimitLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
@@ -87,12 +102,12 @@ func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error 
 }
 
 func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) error {
-	release, err := l.cache.Lock(ctx, key+lockSuffix, l.conf.LockIn)
+	lock, err := l.cache.Lock(ctx, loadLockKey(key), l.conf.LockIn)
 	if err != nil {
 		return err
 	}
 	// The lock expires after LockIn anyway; releasing early only lets others in sooner.
-	defer func() { _ = release(context.WithoutCancel(ctx)) }()
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
 
 	// Whoever held the lock before us may have loaded it already.
 	if _, found, err := l.cache.GetUsage(ctx, key); err != nil || found {
@@ -109,7 +124,16 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 	if err != nil {
 		return err
 	}
-	_, err = l.cache.SetUsageIfAbsent(ctx, key, value, expiration)
+	// Fenced by the lock: if it expired before this write reaches Redis (a slow network,
+	// a paused process), another loader may have loaded and the value changed, been
+	// synced and evicted since; writing the stale value would let that much be sold
+	// again. The write then changes nothing and fails with ErrLockedKey, so the caller
+	// waits and retries as with any lock held elsewhere.
+	load := LoadArgs{Key: key, Value: value, Expiration: expiration}
+	if l.derived != nil {
+		load.Drop = l.derived(key)
+	}
+	_, err = lock.SetUsageIfAbsent(ctx, load)
 	return err
 }
 

@@ -136,6 +136,9 @@ func holdStepExpiring(st holdState, in *holdInput, out opOutput) []interface{} {
 
 // holdStep returns the states one operation can lead to from st, given what it returned.
 func holdStep(st holdState, in *holdInput, out opOutput) []interface{} {
+	if out.outcome == notRun {
+		return []interface{}{st}
+	}
 	// done is the state if the operation took effect, with the output it must have given;
 	// refusedOut is the output of a refusal.
 	var done holdState

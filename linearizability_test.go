@@ -2,12 +2,14 @@ package andromeda_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/anishathalye/porcupine"
 	"github.com/ramadani/andromeda"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -121,4 +123,34 @@ func TestModelClaimFlowWithIdempotencyKey(t *testing.T) {
 	addC := opInput{quota: "v", kind: opAddKind, amount: 1, limit: 2, idemKey: "C"}
 	resentReduceTakesTwice := sequential(add("A"), ok(1), addC, ok(2), reduce("A", 1), ok(1), reduce("A", 1), ok(0))
 	require.False(t, porcupine.CheckOperations(model, resentReduceTakesTwice))
+}
+
+// The models read an error wrapping ErrUnknownOutcome as "maybe applied" and one wrapping
+// ErrRedisUnavailable as "not run": after an add of 5 to a quota of limit 5 of either
+// kind, a refusal that found usage 5 fits the first history only.
+func TestModelsReadUnknownOutcomeAsMaybeApplied(t *testing.T) {
+	refusedAt := func(usage int64) func() (int64, error) {
+		return func() (int64, error) {
+			return 0, &andromeda.QuotaError{Op: "add", Usage: usage, Err: andromeda.ErrQuotaLimitExceeded}
+		}
+	}
+	failing := func(sentinel error) func() (int64, error) {
+		return func() (int64, error) { return 0, fmt.Errorf("add: %w", sentinel) }
+	}
+	for _, tc := range []struct {
+		cause error
+		want  porcupine.CheckResult
+	}{{andromeda.ErrUnknownOutcome, porcupine.Ok}, {andromeda.ErrRedisUnavailable, porcupine.Illegal}} {
+		h := newHistory()
+		_ = h.record(0, opInput{quota: "q", amount: 5, limit: 5}, failing(tc.cause))
+		_ = h.record(0, opInput{quota: "q", amount: 1, limit: 5}, refusedAt(5))
+		result, _ := porcupine.CheckOperationsVerbose(counterModel.ToModel(), h.ops, time.Minute)
+		assert.Equal(t, tc.want, result, "counter model after %v", tc.cause)
+
+		h = newHistory()
+		_ = h.record(0, &holdInput{quota: "q", kind: holdReserveKind, id: "h1", amount: 5, limit: 5}, failing(tc.cause))
+		_ = h.record(0, &holdInput{quota: "q", kind: plainAddKind, amount: 1, limit: 5}, refusedAt(5))
+		result, _ = porcupine.CheckOperationsVerbose(holdsModel.ToModel(), h.ops, time.Minute)
+		assert.Equal(t, tc.want, result, "holds model after %v", tc.cause)
+	}
 }

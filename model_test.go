@@ -18,8 +18,10 @@ import (
 
 // The sequential model the histories are checked against: a bounded counter per quota.
 // add n succeeds iff usage+n <= limit; reduce n succeeds iff usage-n >= 0; otherwise
-// nothing changes. A call whose outcome is unknown (a network error, a timeout) may or
-// may not have happened, as in etcd's robustness tests.
+// nothing changes. A call whose outcome is unknown (an error wrapping ErrUnknownOutcome:
+// the request was sent and no reply came; or any error the checker cannot classify) may
+// or may not have happened, at any time after it began, as in etcd's robustness tests. A
+// call that failed with ErrRedisUnavailable was not run: it changed nothing.
 //
 // With an idempotency key K (see QuotaUsageRequest.IdempotencyKey): an add K whose record
 // says applied or refused replays that outcome; with no record, or one taken back, it is a
@@ -52,6 +54,7 @@ const (
 	refused                // limit exceeded or below zero; usage is the usage found
 	unknown                // any other error: it may or may not have been applied
 	invalid                // ErrInvalidRequest: nothing changed
+	notRun                 // ErrRedisUnavailable: Redis did not run it, nothing changed
 )
 
 type opOutput struct {
@@ -86,6 +89,9 @@ func (s counterState) with(usage int64, record string, rec idemRecord) counterSt
 // counterStep is the model's transition: the states st may become when in returns out.
 func counterStep(st counterState, in opInput, out opOutput) []any {
 	stay := []any{st}
+	if out.outcome == notRun {
+		return stay
+	}
 	if in.kind == opReduceKind && in.idemKey != "" {
 		if add, ok := st.recorded[fmt.Sprint(opAddKind, ":", in.idemKey)]; ok {
 			return reduceAdd(st, in, out, add)
@@ -188,7 +194,7 @@ var counterModel = porcupine.NondeterministicModel{
 	DescribeOperation: func(input, output any) string {
 		in, out := input.(opInput), output.(opOutput)
 		kind := map[opKind]string{opAddKind: "add", opReduceKind: "reduce"}[in.kind]
-		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown", invalid: "invalid"}[out.outcome]
+		result := map[outcome]string{applied: "ok", refused: "refused", unknown: "unknown", invalid: "invalid", notRun: "not run"}[out.outcome]
 		return fmt.Sprintf("%s(%s, %d, %q) -> %s %d", kind, in.quota, in.amount, in.idemKey, result, out.usage)
 	},
 }
@@ -199,7 +205,7 @@ type history struct {
 	mu    sync.Mutex
 	ops   []porcupine.Operation
 	// counts by outcome
-	applied, refused, unknown, invalid atomic.Int64
+	applied, refused, unknown, invalid, notRun atomic.Int64
 }
 
 func newHistory() *history { return &history{start: time.Now()} }
@@ -234,8 +240,17 @@ func (h *history) record(client int, input interface{}, call func() (int64, erro
 	case errors.Is(err, andromeda.ErrInvalidRequest):
 		out = opOutput{outcome: invalid}
 		h.invalid.Add(1)
+	case errors.Is(err, andromeda.ErrUnknownOutcome):
+		// Maybe applied, at any time after the call: leave it open to the end.
+		out = opOutput{outcome: unknown}
+		ret = math.MaxInt64
+		h.unknown.Add(1)
+	case errors.Is(err, andromeda.ErrRedisUnavailable):
+		// Not run: nothing changed, and the call is over when it returns.
+		out = opOutput{outcome: notRun}
+		h.notRun.Add(1)
 	default:
-		// It may take effect at any time after the call: leave it open to the end.
+		// An error that says neither: treat it as maybe applied, as etcd's tests do.
 		out = opOutput{outcome: unknown}
 		ret = math.MaxInt64
 		h.unknown.Add(1)

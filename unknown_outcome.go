@@ -3,6 +3,7 @@ package andromeda
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,11 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 	backoff := unknownOutcomeBackoff
 	for attempt := 1; ; attempt++ {
 		res, err := change()
+		if attempt > 1 && err != nil && !errors.Is(err, ErrUnknownOutcome) {
+			// An earlier attempt may have applied the change: that this one failed (not
+			// run, a context ended) does not make the outcome known.
+			return res, fmt.Errorf("%w: an earlier attempt may have applied it, and then: %w", ErrUnknownOutcome, err)
+		}
 		if !keyed || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts {
 			return res, err
 		}

@@ -55,6 +55,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"SetUsageIfAbsent", testSetUsageIfAbsent},
 		{"GetUsage", testGetUsage},
 		{"Lock", testLock},
+		{"FencedLoad", testFencedLoad},
 		{"CancelledContext", testCancelledContext},
 		{"ConcurrentAddsAdmitExactlyTheLimit", testConcurrentAdds},
 		{"BatchDecidesInOrderAsOneByOne", testBatchInOrder},
@@ -223,20 +224,68 @@ func testGetUsage(t *testing.T, h Harness) {
 
 func testLock(t *testing.T, h Harness) {
 	ctx := context.Background()
-	release, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	lock, err := h.Cache.Lock(ctx, "lock", time.Minute)
 	require.NoError(t, err)
 	_, err = h.Cache.Lock(ctx, "lock", time.Minute)
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
-	require.NoError(t, release(ctx))
-	release, err = h.Cache.Lock(ctx, "lock", 100*time.Millisecond)
+	require.NoError(t, lock.Release(ctx))
+	lock, err = h.Cache.Lock(ctx, "lock", 100*time.Millisecond)
 	require.NoError(t, err, "a released lock can be taken again")
-	defer func() { _ = release(ctx) }()
 
 	// A holder that never releases: the lock expires by itself.
 	h.Advance(250 * time.Millisecond)
-	release2, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	lock2, err := h.Cache.Lock(ctx, "lock", time.Minute)
 	require.NoError(t, err, "an expired lock can be taken again")
-	require.NoError(t, release2(ctx))
+	require.NoError(t, lock.Release(ctx), "releasing an expired lock is not an error")
+	_, err = h.Cache.Lock(ctx, "lock", time.Minute)
+	assert.ErrorIs(t, err, andromeda.ErrLockedKey, "the late release left the new holder's lock alone")
+	require.NoError(t, lock2.Release(ctx))
+}
+
+// The loader's write lands only while its lock is held, and then clears the keys
+// derived from the old value.
+func testFencedLoad(t *testing.T, h Harness) {
+	ctx := context.Background()
+	lock, err := h.Cache.Lock(ctx, "{k}:lock", time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, h.SetRaw(ctx, "{k}:derived", "x"))
+	ok, err := lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}", Value: 42, Expiration: time.Hour, Drop: []string{"{k}:derived", "{k}:other"}})
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assertRaw(t, h, "{k}", "42")
+	assertTTL(t, h, "{k}", time.Hour)
+	assertAbsent(t, h, "{k}:derived")
+
+	require.NoError(t, h.SetRaw(ctx, "{k}:derived", "y"))
+	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}", Value: 7, Drop: []string{"{k}:derived"}})
+	require.NoError(t, err)
+	assert.False(t, ok, "a present key is kept")
+	assertRaw(t, h, "{k}", "42")
+	assertRaw(t, h, "{k}:derived", "y")
+
+	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:forever", Value: 1})
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ttl, err := h.TTL(ctx, "{k}:forever")
+	require.NoError(t, err)
+	assert.Negative(t, ttl)
+
+	// The lock is lost (released here; expiring, as Lock tests, is the same: the token is
+	// gone) and another holder takes it: the first holder's late write is refused.
+	require.NoError(t, lock.Release(ctx))
+	other, err := h.Cache.Lock(ctx, "{k}:lock", time.Minute)
+	require.NoError(t, err)
+	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:late", Value: 5, Drop: []string{"{k}:derived"}})
+	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
+	assert.False(t, ok)
+	assertAbsent(t, h, "{k}:late")
+	assertRaw(t, h, "{k}:derived", "y")
+	require.NoError(t, other.Release(ctx))
+
+	// And with nobody holding it, the same.
+	_, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:late", Value: 5})
+	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
+	assertAbsent(t, h, "{k}:late")
 }
 
 func testCancelledContext(t *testing.T, h Harness) {

@@ -95,17 +95,17 @@ func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, err
 }
 
 // Lock takes a token lock: SET NX PX with a random token, released by a script only
-// while the key still holds that token.
-func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
+// while the key still holds that token; the loader's fenced write checks the same token.
+func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (string, func(context.Context) error, error) {
 	token := rand.Text()
 	ok, err := a.client.SetNX(ctx, key, token, ttl).Result()
 	if err != nil {
-		return nil, fmt.Errorf("lock %q: %w", key, err)
+		return "", nil, fmt.Errorf("lock %q: %w", key, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
+		return "", nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
 	}
-	return func(ctx context.Context) error {
+	return token, func(ctx context.Context) error {
 		return unlockScript.Run(ctx, a.client, []string{key}, token).Err()
 	}, nil
 }

@@ -88,13 +88,21 @@ func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, err
 	return values, found, nil
 }
 
-func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
+// Lock takes a bsm/redislock lock, whose token the loader's fenced write checks.
+func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (string, func(context.Context) error, error) {
 	lock, err := a.locker.Obtain(ctx, key, ttl, nil)
 	if errors.Is(err, redislock.ErrNotObtained) {
-		return nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
+		return "", nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lock %q: %w", key, err)
+		return "", nil, fmt.Errorf("lock %q: %w", key, err)
 	}
-	return lock.Release, nil
+	release := func(ctx context.Context) error {
+		if err := lock.Release(ctx); !errors.Is(err, redislock.ErrLockNotHeld) {
+			return err
+		}
+		return nil // expired or taken by another: nothing to release
+	}
+	// Without metadata the value redislock stores is the token itself.
+	return lock.Token(), release, nil
 }

@@ -3,6 +3,7 @@ package redistest
 import (
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,10 +43,33 @@ func (c *Cluster) FlushAll() error {
 
 // StartCluster starts masters nodes and joins them into a cluster with every slot served.
 func StartCluster(masters int) (*Cluster, error) {
+	return StartClusterWith(ClusterOptions{Masters: masters})
+}
+
+// ClusterOptions shape a cluster for StartClusterWith.
+type ClusterOptions struct {
+	Masters int
+	// ReplicasPerMaster replicas are given to each master (redis-cli --cluster-replicas).
+	ReplicasPerMaster int
+	// NodeTimeout is cluster-node-timeout: how long a silent node takes to be failed
+	// over. 0 means 5 s.
+	NodeTimeout time.Duration
+}
+
+// StartClusterWith starts a cluster shaped by opts, with every slot served and every
+// replica synced.
+func StartClusterWith(opts ClusterOptions) (*Cluster, error) {
+	if opts.NodeTimeout <= 0 {
+		opts.NodeTimeout = 5 * time.Second
+	}
 	c := &Cluster{}
-	for i := 0; i < masters; i++ {
-		n, err := Start("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "5000")
+	for i := 0; i < opts.Masters*(1+opts.ReplicasPerMaster); i++ {
+		args := []string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", strconv.FormatInt(opts.NodeTimeout.Milliseconds(), 10)}
+		if opts.ReplicasPerMaster > 0 {
+			args = append(args, replicationArgs...)
+		}
+		n, err := Start(args...)
 		if err != nil {
 			c.Stop()
 			return nil, err
@@ -53,12 +77,12 @@ func StartCluster(masters int) (*Cluster, error) {
 		c.Nodes = append(c.Nodes, n)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args = append(args, "--cluster-replicas", strconv.Itoa(opts.ReplicasPerMaster), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("redis-cli --cluster create: %w\n%s", err, out)
 	}
-	if err := c.waitReady(20 * time.Second); err != nil {
+	if err := c.waitReady(30 * time.Second); err != nil {
 		c.Stop()
 		return nil, err
 	}

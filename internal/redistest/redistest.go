@@ -1,11 +1,14 @@
 // Package redistest starts real redis-server processes on free loopback ports for tests:
-// a standalone server, or a cluster of masters joined with `redis-cli --cluster create`.
-// It stops exactly the processes it started. Where redis-server is missing, tests skip
+// a standalone server, a cluster (with replicas if asked) joined with `redis-cli --cluster
+// create`, or a primary with replicas and sentinels. For failover tests it kills, pauses
+// and resumes a server by its pid, restarts it (as a replica), finds a slot's master and
+// migrates a slot between masters. It stops exactly the processes it started. Where redis-server is missing, tests skip
 // with a message saying how to install it; under CI (CI set) they fail instead.
 package redistest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -23,6 +26,8 @@ type Server struct {
 	Addr string
 	cmd  *exec.Cmd
 	dir  string
+	// args are the arguments it was started with, for restarts.
+	args []string
 	// extraDirs are removed with the server.
 	extraDirs []string
 }
@@ -95,7 +100,7 @@ func start(configFile string, extraArgs []string) (*Server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), cmd: cmd, dir: dir, args: args}
 	if err := s.waitReady(5 * time.Second); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 		s.Stop()
@@ -115,10 +120,15 @@ func (s *Server) Stop() {
 
 // Restart kills the server and starts a new, empty one on the same port, as after a
 // crash of a server that keeps nothing on disk.
-func (s *Server) Restart() error {
+func (s *Server) Restart() error { return s.RestartWith() }
+
+// RestartWith kills the server (if it still runs) and starts a new, empty one on the same
+// port with the same arguments followed by extraArgs, which override them (for example
+// "--replicaof", host, port to come back as a replica).
+func (s *Server) RestartWith(extraArgs ...string) error {
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
-	cmd := exec.Command(s.cmd.Path, s.cmd.Args[1:]...)
+	cmd := exec.Command(s.cmd.Path, append(append([]string{}, s.args...), extraArgs...)...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("restart redis-server on %s: %w", s.Addr, err)
@@ -152,7 +162,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 	for {
 		reply, err := s.Do("PING")
 		if err == nil && reply == "+PONG" {
-			return nil
+			return s.checkPid()
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("not ready after %v: %v %q", timeout, err, reply)
@@ -181,4 +191,20 @@ func freePort() (int, error) {
 		return port, nil
 	}
 	return 0, fmt.Errorf("no free loopback port pair found")
+}
+
+// checkPid makes sure the server answering on s.Addr is the process started for s: two
+// test binaries may pick the same free port at once, and then the one that lost the
+// race would talk to the other's server (or sentinel) as if it were its own.
+func (s *Server) checkPid() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := s.Info(ctx, "server")
+	if err != nil {
+		return err
+	}
+	if pid := strconv.Itoa(s.cmd.Process.Pid); info["process_id"] != pid {
+		return fmt.Errorf("port %s is served by process %s, not by ours (%s)", s.Addr, info["process_id"], pid)
+	}
+	return nil
 }

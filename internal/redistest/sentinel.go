@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // SentinelMaster is the name a sentinel started here monitors its master under.
@@ -17,7 +18,7 @@ const SentinelMaster = "andromeda"
 func Sentinel(t testing.TB) string {
 	t.Helper()
 	master := Standalone(t)
-	s, err := startSentinel(master.Addr)
+	s, err := startSentinel(master.Addr, 1, 5*time.Second, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,9 @@ func Sentinel(t testing.TB) string {
 	return s.Addr
 }
 
-func startSentinel(masterAddr string) (*Server, error) {
+// startSentinel starts a sentinel watching the master at masterAddr: it is deemed down
+// after downAfter, by quorum sentinels, and a failover is retried after failoverTimeout.
+func startSentinel(masterAddr string, quorum int, downAfter, failoverTimeout time.Duration) (*Server, error) {
 	host, portText, err := net.SplitHostPort(masterAddr)
 	if err != nil {
 		return nil, err
@@ -40,8 +43,9 @@ func startSentinel(masterAddr string) (*Server, error) {
 		return nil, err
 	}
 	conf := filepath.Join(dir, "sentinel.conf")
-	content := fmt.Sprintf("sentinel monitor %s %s %d 1\nsentinel down-after-milliseconds %s 5000\n",
-		SentinelMaster, host, port, SentinelMaster)
+	content := fmt.Sprintf("sentinel monitor %[1]s %[2]s %[3]d %[4]d\n"+
+		"sentinel down-after-milliseconds %[1]s %[5]d\nsentinel failover-timeout %[1]s %[6]d\n",
+		SentinelMaster, host, port, quorum, downAfter.Milliseconds(), failoverTimeout.Milliseconds())
 	if err := os.WriteFile(conf, []byte(content), 0o600); err != nil {
 		return nil, err
 	}

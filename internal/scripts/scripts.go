@@ -70,6 +70,19 @@ var holdSource string
 //go:embed unlock.lua
 var Unlock string
 
+// FencedLoad sets a loaded value if absent, only while the loader's lock still holds its
+// token, and deletes the keys derived from the old value (see fenced_load.lua).
+//
+//go:embed fenced_load.lua
+var FencedLoad string
+
+// Replies of FencedLoad.
+const (
+	FencedSet     = 1  // the value was set
+	FencedPresent = 0  // the key was present: nothing written
+	FencedLost    = -1 // the lock is no longer held: nothing written
+)
+
 // Status codes the scripts reply with.
 const (
 	Applied       = 0

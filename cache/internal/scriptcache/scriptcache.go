@@ -23,6 +23,7 @@ const (
 	MultiAdd                  // scripts.MultiAdd
 	MultiReduce               // scripts.MultiReduce
 	Hold                      // scripts.Hold
+	FencedLoad                // scripts.FencedLoad
 )
 
 // Sources maps each Script to its Lua source, for the adapters to load.
@@ -33,6 +34,7 @@ var Sources = map[Script]string{
 	MultiAdd:    scripts.MultiAdd,
 	MultiReduce: scripts.MultiReduce,
 	Hold:        scripts.Hold,
+	FencedLoad:  scripts.FencedLoad,
 }
 
 // Client is what the cache needs from a Redis client, in types that do not depend on the
@@ -51,8 +53,9 @@ type Client interface {
 	// Get returns the values at keys, and whether each key exists, in as few round
 	// trips as the client can.
 	Get(ctx context.Context, keys []string) ([]string, []bool, error)
-	// Lock is andromeda.Cache's Lock.
-	Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error)
+	// Lock takes a lock on key that expires after ttl, as andromeda.Cache's Lock, and
+	// returns the token the key holds while the lock is held, and how to release it.
+	Lock(ctx context.Context, key string, ttl time.Duration) (token string, release func(context.Context) error, err error)
 }
 
 // New returns an andromeda.Cache over client.
@@ -253,14 +256,6 @@ func (c *cache) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 		}
 	}
 	return usages, found, nil
-}
-
-func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.ReleaseFunc, error) {
-	release, err := c.client.Lock(ctx, key, ttl)
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return release, nil
 }
 
 // absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
