@@ -81,6 +81,7 @@ func TestReshardingMidSale(t *testing.T) {
 		}
 	}
 	migrations := time.Since(start)
+	r.migrated.Store(true)
 	close(stop)
 	wg.Wait()
 
@@ -105,15 +106,21 @@ type reshardRun struct {
 	requests, errs, unknown, unavailable atomic.Int64
 	ambiguous                            atomic.Int64 // plain adds whose outcome is unknown
 	gaveUp                               atomic.Int64
+	migrated                             atomic.Bool // the slot is home and stable
 
 	mu      sync.Mutex
 	untyped map[string]int
 }
 
 // do runs one request and checks its error. A keyed request is idempotent, so a service
-// repeats it until it gets an answer: do does that, a few times.
+// repeats it until it gets an answer: do does that for as long as the slot is moving (a
+// change's keys, usage and hold buckets and records, all in the slot, are refused with
+// TRYAGAIN until they have all moved), and a few times after.
 func (r *reshardRun) do(u andromeda.UpdateQuotaUsage, req *andromeda.QuotaUsageRequest) error {
-	for attempt := 0; ; attempt++ {
+	for attemptsAfterMigration := 0; ; {
+		if r.migrated.Load() {
+			attemptsAfterMigration++
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		_, err := u.Do(ctx, req)
 		cancel()
@@ -133,7 +140,7 @@ func (r *reshardRun) do(u andromeda.UpdateQuotaUsage, req *andromeda.QuotaUsageR
 			r.untyped[errorShape(err)]++
 			r.mu.Unlock()
 		}
-		if req.IdempotencyKey == "" || attempt == 10 {
+		if req.IdempotencyKey == "" || attemptsAfterMigration > 10 {
 			if req.IdempotencyKey != "" {
 				r.gaveUp.Add(1)
 			}

@@ -89,7 +89,7 @@ type Refresher interface {
 // Retries of a change that Redis did not run (TRYAGAIN, MOVED or ASK beyond the client's
 // redirects, CLUSTERDOWN, LOADING, READONLY or MASTERDOWN during a failover, a refused
 // connection, a pool timeout): at most notRunAttempts sends, firstBackoff apart and
-// doubling, and none started after notRunBudget, never past the context. About a third
+// doubling, and none but the second started after notRunBudget, never past the context. About a third
 // of a second in all: enough for a redirect or a slot migration step to settle, short
 // enough to fail closed quickly when Redis is down (a client's failed dial alone can take
 // that long, as go-redis retries dials itself).
@@ -160,7 +160,8 @@ func (c *cache) run(ctx context.Context, script Script, keys []string, args ...a
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, err // the caller's context ended before anything was sent
 		}
-		if attempt == notRunAttempts || time.Since(start)+backoff > notRunBudget {
+		// A second attempt always: after a failover it goes where the refreshed topology says.
+		if attempt == notRunAttempts || attempt > 1 && time.Since(start)+backoff > notRunBudget {
 			return nil, fmt.Errorf("%w (%d attempts): %w", andromeda.ErrRedisUnavailable, attempt, err)
 		}
 		if serr := sleep(ctx, backoff); serr != nil {
