@@ -15,10 +15,11 @@ func sameSlotKey(key, suffix string) string {
 	switch {
 	case hasHashTag(key):
 		return key + suffix
-	case !strings.Contains(key, "}"):
+	case key != "" && !strings.Contains(key, "}"):
 		return "{" + key + "}" + suffix
 	default:
-		// A "}" in the key would end a tag made of it early: tag it with its slot instead.
+		// A "}" in the key would end a tag made of it early, and an empty tag is no tag:
+		// tag it with its slot instead.
 		return "{" + slotTag(keySlot(key)) + "}" + key + suffix
 	}
 }

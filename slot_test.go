@@ -35,3 +35,17 @@ func TestSameSlotKeyForOddKeys(t *testing.T) {
 	assert.Equal(t, "{voucher-1}:limit", LimitKey("voucher-1"), "the documented form is kept")
 	assert.Equal(t, "{t}usage:limit", LimitKey("{t}usage"))
 }
+
+// Any key a user may pass gets companion keys in its own slot.
+func FuzzSameSlotKey(f *testing.F) {
+	for _, key := range []string{"voucher-1", "{t}usage", "a}b", "}", "{}x", "x}{y", "{", "{}", "a{b}c}d", "\x00}\xff"} {
+		f.Add(key)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		for _, suffix := range []string{":limit", ":hold-buckets", lockSuffix} {
+			if companion := sameSlotKey(key, suffix); keySlot(companion) != keySlot(key) {
+				t.Fatalf("%q is in slot %d, its companion %q in %d", key, keySlot(key), companion, keySlot(companion))
+			}
+		}
+	})
+}

@@ -164,8 +164,10 @@ func waitMilliseconds(d time.Duration) int64 {
 
 // Refresh makes a cluster client reload its slot map soon, after an error that says the
 // topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
-func (a *adapter) Refresh(ctx context.Context) {
-	if cluster, ok := a.client.(*redis.ClusterClient); ok {
+func (a *adapter) Refresh(ctx context.Context) bool {
+	cluster, ok := a.client.(*redis.ClusterClient)
+	if ok {
 		cluster.ReloadState(ctx)
 	}
+	return ok
 }

@@ -83,19 +83,24 @@ type ReplicaWaiter interface {
 // Refresher is implemented by an adapter whose client can relearn the servers' topology
 // (a cluster's slot map) after an error that says it changed.
 type Refresher interface {
-	Refresh(ctx context.Context)
+	// Refresh starts relearning the topology, and reports whether the client has one to
+	// relearn (a cluster client does; a plain client does not).
+	Refresh(ctx context.Context) bool
 }
 
 // Retries of a change that Redis did not run (TRYAGAIN, MOVED or ASK beyond the client's
 // redirects, CLUSTERDOWN, LOADING, READONLY or MASTERDOWN during a failover, a refused
 // connection, a pool timeout): at most notRunAttempts sends, firstBackoff apart and
-// doubling, and none but the second started after notRunBudget, never past the context. About a third
-// of a second in all: enough for a redirect or a slot migration step to settle, short
-// enough to fail closed quickly when Redis is down (a client's failed dial alone can take
-// that long, as go-redis retries dials itself).
+// doubling, none started after notRunBudget, never past the context. About a third of a
+// second in all: enough for a redirect or a slot migration step to settle, short enough
+// to fail closed quickly when Redis is down (a failed dial alone can take longer, as
+// go-redis retries dials itself). A cluster client gets clusterBudget: it reloads its slot
+// map in the background after the first failure, and a dead master's slots have moved by
+// the time the map says so.
 const (
 	notRunAttempts = 6
 	notRunBudget   = 300 * time.Millisecond
+	clusterBudget  = time.Second
 	firstBackoff   = 10 * time.Millisecond
 )
 
@@ -138,15 +143,15 @@ func classify(err error) fault {
 // and names what a failure means: ErrUnknownOutcome when it may have been applied,
 // ErrRedisUnavailable when Redis did not run it and the retries ran out.
 func (c *cache) run(ctx context.Context, script Script, keys []string, args ...any) (any, error) {
-	backoff, start := firstBackoff, time.Now()
+	backoff, budget, start := firstBackoff, notRunBudget, time.Now()
 	for attempt := 1; ; attempt++ {
 		reply, err := c.client.Run(ctx, script, keys, args...)
 		if err == nil {
 			return reply, c.confirmReplay(ctx, script, keys[0], reply)
 		}
 		kind := classify(err)
-		if kind != definite {
-			c.refresh(ctx)
+		if kind != definite && c.refresh(ctx) {
+			budget = clusterBudget
 		}
 		switch kind {
 		case definite:
@@ -160,8 +165,7 @@ func (c *cache) run(ctx context.Context, script Script, keys []string, args ...a
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			return nil, err // the caller's context ended before anything was sent
 		}
-		// A second attempt always: after a failover it goes where the refreshed topology says.
-		if attempt == notRunAttempts || attempt > 1 && time.Since(start)+backoff > notRunBudget {
+		if attempt == notRunAttempts || time.Since(start)+backoff > budget {
 			return nil, fmt.Errorf("%w (%d attempts): %w", andromeda.ErrRedisUnavailable, attempt, err)
 		}
 		if serr := sleep(ctx, backoff); serr != nil {
@@ -191,10 +195,10 @@ func (c *cache) confirmReplay(ctx context.Context, script Script, key string, re
 		andromeda.ErrUnknownOutcome, err)
 }
 
-func (c *cache) refresh(ctx context.Context) {
-	if r, ok := c.client.(Refresher); ok {
-		r.Refresh(ctx)
-	}
+// refresh asks the client to relearn the topology, and reports whether it has one.
+func (c *cache) refresh(ctx context.Context) bool {
+	r, ok := c.client.(Refresher)
+	return ok && r.Refresh(ctx)
 }
 
 // sleep waits for d, or until ctx ends.
