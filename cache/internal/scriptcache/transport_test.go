@@ -27,6 +27,7 @@ type scriptedClient struct {
 	errs      []error
 	calls     int
 	refreshed int
+	plain     bool // a client with no topology to relearn, unlike a cluster client
 }
 
 func (c *scriptedClient) Run(context.Context, scriptcache.Script, []string, ...any) (any, error) {
@@ -39,7 +40,10 @@ func (c *scriptedClient) Run(context.Context, scriptcache.Script, []string, ...a
 	return []any{int64(0), int64(5)}, nil
 }
 
-func (c *scriptedClient) Refresh(context.Context) { c.refreshed++ }
+func (c *scriptedClient) Refresh(context.Context) bool {
+	c.refreshed++
+	return !c.plain
+}
 
 func repeat(err error, n int) []error {
 	errs := make([]error, n)
@@ -79,6 +83,13 @@ func TestNotRunErrorsAreRetried(t *testing.T) {
 			assert.ErrorIs(t, got, err, "the raw error is kept")
 			assert.Contains(t, got.Error(), err.Error())
 			assert.Equal(t, 6, c.calls, "bounded")
+
+			// A plain client gets a third of a second: 10+20+40+80 ms of waits, then it
+			// stops short of a sixth try. Fewer on a machine too slow to sleep on time.
+			c = &scriptedClient{errs: repeat(err, 100), plain: true}
+			require.ErrorIs(t, reduce(context.Background(), c), andromeda.ErrRedisUnavailable)
+			assert.LessOrEqual(t, c.calls, 5, "bounded by time")
+			assert.GreaterOrEqual(t, c.calls, 2)
 		})
 	}
 }
