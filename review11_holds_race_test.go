@@ -66,7 +66,7 @@ func TestCommitsAndCancelsRacingExpiry(t *testing.T) {
 			}(w)
 		}
 		wg.Wait()
-		waitPast(start.Add(time.Since(start)), holdFor) // every hold has ended
+		waitPast(start.Add(time.Since(start)), holdFor)             // every hold has ended
 		usage, err := holds.Cancel.Do(ctx, idem("sale", 0, "none")) // releases what is left
 		require.NoError(t, err)
 		t.Logf("%d holds: %d committed, %d commits came too late, %d plain adds", holdsN, committed.Load(), expired.Load(), added.Load())
