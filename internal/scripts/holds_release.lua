@@ -37,7 +37,9 @@ local function sweepBuckets(usageKey, bucketsKey, raw, now)
     elseif field == 'next' then
       recorded = value
     else
-      if not string.match(field, '^%d+$') or not string.match(value, '^%d+$') then
+      -- As HINCRBY writes them: a sum is never 0 (take() deletes it) and stays far below
+      -- 10^18; anything else ("02", a sum no integer holds) someone else wrote.
+      if not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 18 then
         return nil, field, value
       end
       local ends = tonumber(field)
