@@ -15,10 +15,12 @@ import (
 // add reads them too: what someone else wrote there must be reported, not skipped or
 // trusted, and change nothing.
 //
-// FAILS: a plain add, reduce and coalesced add skip buckets of another type (a string)
-// and buckets with a field andromeda never writes, and succeed; a bucket sum beyond any
-// integer Redis can hold (10^23) is trusted on real Redis: it releases the whole usage
-// (3 claims wiped, the add then reports usage 1), and on miniredis it is a raw Lua error.
+// Failed before the fixes in 8c18120 and the commit after it: a plain add, reduce and
+// coalesced add skipped buckets of another type (a string) and buckets with a field
+// andromeda never writes, and succeeded; a bucket sum beyond any integer Redis can hold
+// (10^23) was trusted on real Redis: it released the whole usage (3 claims wiped, the add
+// then reported usage 1), and on miniredis it was a raw Lua error. Several quotas at once
+// skipped them too.
 func TestPlainChangesReportForeignHoldBuckets(t *testing.T) {
 	key := keyOf("q")
 	buckets, _ := andromeda.HoldKeys(key, "")
@@ -56,11 +58,32 @@ func TestPlainChangesReportForeignHoldBuckets(t *testing.T) {
 				assert.Equal(t, before, snapshot(t, b, key, buckets), "%s: %s changed nothing", tc.name, name)
 			}
 		}
+
+		// Several quotas: the second quota's buckets are foreign, the first has an expired
+		// hold; nothing is released or changed.
+		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		unclaim := andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		campaign, user := "{campaign-42}:usage", "{campaign-42}:user:ann"
+		campaignBuckets, _ := andromeda.HoldKeys(campaign, "")
+		userBuckets, _ := andromeda.HoldKeys(user, "")
+		for name, op := range map[string]andromeda.UpdateQuotaUsage{"AddQuotasUsage": claim, "ReduceQuotasUsage": unclaim} {
+			b.flush(t)
+			b.set(t, campaign, 5)
+			b.set(t, user, 1)
+			require.NoError(t, b.client.HSet(ctx, campaignBuckets, "epoch", "1", "next", "1", "1", "2").Err()) // expired long ago
+			b.set(t, userBuckets, "x")
+			before := snapshot(t, b, campaign, campaignBuckets, user, userBuckets)
+			_, err := op.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
+			if assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, name) {
+				assert.Contains(t, err.Error(), strconv.Quote(userBuckets), name)
+			}
+			assert.Equal(t, before, snapshot(t, b, campaign, campaignBuckets, user, userBuckets), name)
+		}
 	}, miniredisStarter, standaloneStarter)
 }
 
-// FAILS: a bucket sum written with a leading zero ("02"), which HINCRBY never writes, is
-// trusted by a reserve: it succeeds, releasing 2 from the usage.
+// Failed before the fix in 8c18120: a bucket sum written with a leading zero ("02"), which
+// HINCRBY never writes, was trusted by a reserve: it succeeded, releasing 2 from the usage.
 func TestHoldsReportNonCanonicalBucketSums(t *testing.T) {
 	runOn(t, func(t *testing.T, b backend) {
 		ctx := context.Background()

@@ -14,8 +14,8 @@ import (
 // there must be reported like a foreign usage (ErrInvalidCachedUsage naming the key), and
 // change nothing.
 //
-// FAILS: a record key of another type (a hash) gives Redis's raw WRONGTYPE script error,
-// for the add's record and for the add record a keyed reduce reads.
+// Failed before the fix in cd223f2: a record key of another type (a hash) gave Redis's raw
+// WRONGTYPE script error, for the add's record and for the add record a keyed reduce reads.
 func TestIdempotencyRecordOfAnotherTypeIsReported(t *testing.T) {
 	runOn(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
@@ -37,11 +37,12 @@ func TestIdempotencyRecordOfAnotherTypeIsReported(t *testing.T) {
 	}, miniredisStarter, standaloneStarter)
 }
 
-// FAILS: records andromeda cannot have written are trusted. "0 -5 10 1" makes a keyed add
-// succeed reporting usage -5 (and a keyed reduce take back 1 from the usage); a usage of
-// 10^20 in a record comes back as -9223372036854775808 on real Redis; a state other than
-// 0, 2, 11 or 12 ("5", "00") is taken for "taken back", so the add is applied afresh and
-// the record overwritten; "05" replays usage 5. A reduce's own record "0 -5" replays -5.
+// Failed before the fix in cd223f2: records andromeda cannot have written were trusted.
+// "0 -5 10 1" made a keyed add succeed reporting usage -5 (and a keyed reduce take back 1
+// from the usage); a usage of 10^20 in a record came back as -9223372036854775808 on real
+// Redis; a state other than 0, 2, 11 or 12 ("5", "00") was taken for "taken back", so the
+// add was applied afresh and the record overwritten; "05" replayed usage 5. A reduce's own
+// record "0 -5" replayed -5.
 func TestForeignIdempotencyRecordsAreReported(t *testing.T) {
 	runOn(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
