@@ -15,7 +15,7 @@ import (
 // add reads them too: what someone else wrote there must be reported, not skipped or
 // trusted, and change nothing.
 //
-// Failed before the fixes in 8c18120 and the commit after it: a plain add, reduce and
+// Failed before the fixes in 8c18120 and b9d605d: a plain add, reduce and
 // coalesced add skipped buckets of another type (a string) and buckets with a field
 // andromeda never writes, and succeeded; a bucket sum beyond any integer Redis can hold
 // (10^23) was trusted on real Redis: it released the whole usage (3 claims wiped, the add
