@@ -12,7 +12,7 @@ import (
 // Do never panics: a nil among the listeners given to Listeners is skipped, and the others
 // still get their call.
 //
-// Failed before the fix after it: Listeners(nil) passed construction (the fan-out is a
+// Failed before the fix in the commit after this test: Listeners(nil) passed construction (the fan-out is a
 // non-nil slice) and Do panicked with a nil pointer dereference.
 func TestListenersSkipNil(t *testing.T) {
 	b := miniredisBackend(t)
