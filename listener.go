@@ -30,9 +30,16 @@ func (l ListenerFuncs) OnError(ctx context.Context, req *QuotaUsageRequest, err 
 	}
 }
 
-// Listeners fans each call out to every listener, in order.
+// Listeners fans each call out to every listener, in order; nil listeners (and nil
+// pointers) are skipped, so that Do never calls one.
 func Listeners(listeners ...UpdateQuotaUsageListener) UpdateQuotaUsageListener {
-	return fanOut(listeners)
+	kept := make(fanOut, 0, len(listeners))
+	for _, l := range listeners {
+		if l != nil && !holdsNil(l) {
+			kept = append(kept, l)
+		}
+	}
+	return kept
 }
 
 type fanOut []UpdateQuotaUsageListener

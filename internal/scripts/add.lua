@@ -44,20 +44,24 @@ if retention > 0 then
   addRecordKey = KEYS[nextKey + 1]
 end
 
--- An add's record; old records have no amount.
-local function parse(record)
-  return string.match(record, '^(%d+) (%-?%d+) (%-?%d+) ?(%d*)$')
-end
+-- Records are read with addRecord and reduceRecord (exact.lua): what someone else wrote
+-- there is reported, before anything is written.
 
 if recordKey and ARGV[6] == '2' then
-  local record = addRecordKey and redis.call('GET', addRecordKey)
+  local record, bad = false, nil
+  if addRecordKey then
+    record, bad = addRecord(addRecordKey)
+  end
+  if record == nil then
+    return bad
+  end
   if record then
     -- The reduce found this add's record: it took the add back (state 11) or changed nothing.
-    local state, _, recordedLimit, recordedAmount = parse(record)
-    if state ~= '11' then
+    if record.state ~= '11' then
       return {0, 0, 0, 1}
     end
-    amount = tonumber(recordedAmount) or amount
+    local recordedLimit = record.limit
+    amount = record.amount or amount
     local usage, bad = read(KEYS[1])
     if usage == nil then
       return bad
@@ -75,7 +79,11 @@ if recordKey and ARGV[6] == '2' then
     end
     return {0, usage, 0, 0}
   end
-  if not redis.call('GET', recordKey) then
+  local own, ownBad = reduceRecord(recordKey)
+  if own == nil then
+    return ownBad
+  end
+  if not own then
     return {0, 0, 0, 1} -- already put back, or never taken
   end
   local usage, bad = read(KEYS[1])
@@ -93,17 +101,14 @@ if recordKey and ARGV[6] == '2' then
 end
 
 if recordKey then
-  local record = redis.call('GET', recordKey)
-  if record then
-    local state, usage, recordedLimit = parse(record)
-    if not state then
-      return {9, record, recordKey}
-    end
-    if state == '0' or state == '2' then
-      return {tonumber(state), tonumber(usage), tonumber(recordedLimit), 1}
-    end
-    -- Taken back: this add is a fresh attempt.
+  local record, bad = addRecord(recordKey)
+  if record == nil then
+    return bad
   end
+  if record and (record.state == '0' or record.state == '2') then
+    return {tonumber(record.state), record.usage, tonumber(record.limit), 1}
+  end
+  -- Absent, or taken back: this add is a fresh attempt.
 end
 
 local function done(status, usage)

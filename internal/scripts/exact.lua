@@ -32,3 +32,44 @@ local function read(key)
   end
   return nil, {9, raw, key}
 end
+
+-- getRecord returns the string at an idempotency record's key, false when it is absent,
+-- or nil and the reply that reports a key of another type.
+local function getRecord(key)
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' then
+    return nil, {10, redis.call('TYPE', key)['ok'], key}
+  end
+  return raw
+end
+
+-- addRecord reads the record of an add, "state usage limit amount" (see add.lua; records
+-- of older versions have no amount): a table of its fields, false when it is absent, or
+-- nil and the reply that reports what andromeda cannot have written there.
+local addStates = {['0'] = true, ['2'] = true, ['11'] = true, ['12'] = true}
+local function addRecord(key)
+  local raw, bad = getRecord(key)
+  if not raw then
+    return raw, bad
+  end
+  local state, usage, limit, amount = string.match(raw, '^(%d+) (%d+) (%d+) ?(%d*)$')
+  if not (state and addStates[state] and exact(usage) and exact(limit)
+      and (amount == '' or amount ~= '0' and exact(amount))) then
+    return nil, {9, raw, key}
+  end
+  return {state = state, usage = tonumber(usage), limit = limit, amount = tonumber(amount)}
+end
+
+-- reduceRecord reads the record of a reduce of its own, "status usage" (see reduce.lua),
+-- as addRecord does.
+local function reduceRecord(key)
+  local raw, bad = getRecord(key)
+  if not raw then
+    return raw, bad
+  end
+  local status, usage = string.match(raw, '^(%d) (%d+)$')
+  if not ((status == '0' or status == '3') and exact(usage)) then
+    return nil, {9, raw, key}
+  end
+  return {status = tonumber(status), usage = tonumber(usage)}
+end

@@ -18,6 +18,17 @@ local function serverMs()
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 
+-- foreignBucket reports whether a field of a buckets hash and its value are not as andromeda
+-- writes them: epoch and next are numbers; every other field is a bucket, a positive end
+-- and a sum as HINCRBY writes it, never 0 (take() deletes it) and far below 10^18
+-- ("02", or a sum no integer holds, someone else wrote).
+local function foreignBucket(field, value)
+  if field == 'epoch' or field == 'next' then
+    return not string.match(value, '^%d+$')
+  end
+  return not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 18
+end
+
 -- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
 -- usageKey (raw, a usage exact() accepts) goes down by their sum, never below zero. A hash left
 -- with no bucket is deleted. It returns the usage after it and the epoch (nil when the hash
@@ -29,17 +40,14 @@ local function sweepBuckets(usageKey, bucketsKey, raw, now)
   local expired, released, live, soonest, epoch, recorded = {}, 0, 0, nil, nil, nil
   for i = 1, #fields, 2 do
     local field, value = fields[i], fields[i + 1]
+    if foreignBucket(field, value) then
+      return nil, field, value
+    end
     if field == 'epoch' then
-      if not string.match(value, '^%d+$') then
-        return nil, field, value
-      end
       epoch = value
     elseif field == 'next' then
       recorded = value
     else
-      if not string.match(field, '^%d+$') or not string.match(value, '^%d+$') then
-        return nil, field, value
-      end
       local ends = tonumber(field)
       if ends <= now then
         expired[#expired + 1] = field
@@ -80,6 +88,8 @@ end
 -- absent, the holds it counted are lost with it: their buckets are dropped, so that none is
 -- released against a usage made afresh. Values the script after it must report (a usage
 -- that is not one, a key of another type) are left for it to report, untouched.
+-- Buckets andromeda cannot have written are reported, before anything is written: it
+-- returns {9, field=value, buckets key} or {10, type, buckets key} and the quota's index.
 local function releaseExpiredHolds(quotas)
   local first = #KEYS - quotas
   local bucketKeys = {}
@@ -87,20 +97,41 @@ local function releaseExpiredHolds(quotas)
     bucketKeys[i] = KEYS[first + i]
     KEYS[first + i] = nil
   end
-  local now
+  -- First read and check every quota's buckets, then change any.
+  local sweeps, drops, now = {}, {}, nil
   for i = 1, quotas do
     local bucketsKey = bucketKeys[i]
     local soonest = redis.pcall('HGET', bucketsKey, 'next')
-    if type(soonest) == 'string' then
+    if type(soonest) == 'table' then
+      return {10, redis.call('TYPE', bucketsKey)['ok'], bucketsKey}, i
+    end
+    if soonest then
+      if foreignBucket('next', soonest) then
+        return {9, 'next=' .. soonest, bucketsKey}, i
+      end
       local raw = redis.pcall('GET', KEYS[i])
       if not raw then
-        redis.call('DEL', bucketsKey)
+        drops[#drops + 1] = bucketsKey
       elseif type(raw) == 'string' and exact(raw) then
         now = now or serverMs()
-        if tonumber(soonest) and tonumber(soonest) <= now then
-          sweepBuckets(KEYS[i], bucketsKey, raw, now)
+        if tonumber(soonest) <= now then
+          sweeps[#sweeps + 1] = {KEYS[i], bucketsKey, raw, i}
         end
       end
     end
+  end
+  for _, sweep in ipairs(sweeps) do -- sweepBuckets checks every field before it writes
+    local fields = redis.call('HGETALL', sweep[2])
+    for j = 1, #fields, 2 do
+      if foreignBucket(fields[j], fields[j + 1]) then
+        return {9, fields[j] .. '=' .. fields[j + 1], sweep[2]}, sweep[4]
+      end
+    end
+  end
+  for _, bucketsKey in ipairs(drops) do
+    redis.call('DEL', bucketsKey)
+  end
+  for _, sweep in ipairs(sweeps) do
+    sweepBuckets(sweep[1], sweep[2], sweep[3], now)
   end
 end

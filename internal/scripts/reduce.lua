@@ -35,13 +35,18 @@ if retention > 0 then
   end
 end
 
-local addRecord = addRecordKey and redis.call('GET', addRecordKey)
-if addRecord then
-  local state, _, recordedLimit, recordedAmount = string.match(addRecord, '^(%d+) (%-?%d+) (%-?%d+) ?(%d*)$')
-  if not state then
-    return {9, addRecord, addRecordKey}
-  end
-  recordedAmount = tonumber(recordedAmount) or amount -- records of older versions have none
+-- Records are read with addRecord and reduceRecord (exact.lua): what someone else wrote
+-- there is reported, before anything is written.
+local add, addBad = false, nil
+if addRecordKey then
+  add, addBad = addRecord(addRecordKey)
+end
+if add == nil then
+  return addBad
+end
+if add then
+  local state, recordedLimit = add.state, add.limit
+  local recordedAmount = add.amount or amount -- records of older versions have none
   if not undo and recordedAmount ~= amount then
     return {11, recordedAmount, addRecordKey}
   end
@@ -73,13 +78,12 @@ if undo then
 end
 
 if recordKey then
-  local record = redis.call('GET', recordKey)
+  local record, bad = reduceRecord(recordKey)
+  if record == nil then
+    return bad
+  end
   if record then
-    local status, usage = string.match(record, '^(%d+) (%-?%d+)$')
-    if not status then
-      return {9, record, recordKey}
-    end
-    return {tonumber(status), tonumber(usage), 0, 1}
+    return {record.status, record.usage, 0, 1}
   end
 end
 

@@ -21,12 +21,14 @@ var exact string
 var holdsRelease string
 
 // releaseHolds goes before a plain usage script whose last KEY is the hold buckets of its
-// usage (KEYS[1]): it releases the holds that expired and takes that KEY off.
-const releaseHolds = "releaseExpiredHolds(1)\n"
+// usage (KEYS[1]): it releases the holds that expired and takes that KEY off; buckets that
+// are not andromeda's are reported as the script reports a foreign usage.
+const releaseHolds = "do local bad = releaseExpiredHolds(1) if bad then return bad end end\n"
 
 // releaseMultiHolds goes before a script on several quotas: after their usage keys come
-// their hold buckets, in the same order.
-const releaseMultiHolds = "releaseExpiredHolds(#KEYS / 2)\n"
+// their hold buckets, in the same order. Foreign buckets are reported as
+// {9 or 10, quota index, value or type, buckets key}.
+const releaseMultiHolds = "do local bad, i = releaseExpiredHolds(#KEYS / 2) if bad then return {bad[1], i, bad[2], bad[3]} end end\n"
 
 // Add is the atomic check-and-add script (see add.lua).
 var Add = exact + holdsRelease + releaseHolds + addSource
@@ -203,6 +205,9 @@ type MultiReply struct {
 	Index  int // 0-based: the quota missing, refused or not holding a usage
 	Usages []int64
 	Raw    string // the value (NotInteger) or the type (WrongType) at the Index's key
+	// Key is the key Raw was found at when it is not the Index's usage key (its hold
+	// buckets); empty otherwise.
+	Key string
 }
 
 // ParseMulti reads the {status, i, usages...} array that MultiAdd and MultiReduce return.
@@ -217,8 +222,11 @@ func ParseMulti(reply any) (MultiReply, error) {
 		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	r := MultiReply{Status: status, Index: int(index) - 1}
-	if Invalid(status) && len(fields) == 3 {
+	if Invalid(status) && (len(fields) == 3 || len(fields) == 4) {
 		r.Raw, _ = fields[2].(string)
+		if len(fields) == 4 {
+			r.Key, _ = fields[3].(string)
+		}
 		return r, nil
 	}
 	if status == Applied {

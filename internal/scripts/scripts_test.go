@@ -49,4 +49,8 @@ func TestParseInvalidReplies(t *testing.T) {
 	if err != nil || multi.Status != WrongType || multi.Index != 1 || multi.Raw != "hash" {
 		t.Errorf("ParseMulti of a wrong type = %+v, %v", multi, err)
 	}
+	multi, err = ParseMulti([]any{int64(9), int64(1), "soon=2", "{k}:hold-buckets"})
+	if err != nil || multi.Status != NotInteger || multi.Index != 0 || multi.Raw != "soon=2" || multi.Key != "{k}:hold-buckets" {
+		t.Errorf("ParseMulti of foreign buckets = %+v, %v", multi, err)
+	}
 }

@@ -290,11 +290,15 @@ func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiRe
 	if err != nil {
 		return andromeda.MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
-	if r.Status == scripts.WrongType {
-		return andromeda.MultiResult{}, wrongType(keys[r.Index], r.Raw)
-	}
-	if r.Status == scripts.NotInteger {
-		return andromeda.MultiResult{}, notInteger(keys[r.Index], r.Raw)
+	if scripts.Invalid(r.Status) {
+		key := keys[r.Index]
+		if r.Key != "" { // the quota's hold buckets
+			key = r.Key
+		}
+		if r.Status == scripts.WrongType {
+			return andromeda.MultiResult{}, wrongType(key, r.Raw)
+		}
+		return andromeda.MultiResult{}, notInteger(key, r.Raw)
 	}
 	return andromeda.MultiResult{Status: andromeda.CacheStatus(r.Status), Index: r.Index, Usages: r.Usages}, nil
 }
@@ -304,7 +308,7 @@ func notInteger(key, raw string) error {
 }
 
 func wrongType(key, typ string) error {
-	return fmt.Errorf("%w: key %q holds a %s, not a string", andromeda.ErrInvalidCachedUsage, key, typ)
+	return fmt.Errorf("%w: key %q holds a %s, not the type andromeda keeps there", andromeda.ErrInvalidCachedUsage, key, typ)
 }
 
 // runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.
