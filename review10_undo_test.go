@@ -1,0 +1,55 @@
+package andromeda_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Redis goes away between an add and its Next (a second quota on the same Redis): Next
+// fails with ErrRedisUnavailable, and so does the undo of the first add, which therefore
+// stays counted. Do's error must not tell the caller "nothing was changed, safe to
+// retry" (ErrRedisUnavailable): a caller that retries once Redis is back counts the
+// first quota twice.
+//
+// FAILS (before the fix in the next commit): the error wraps ErrRedisUnavailable, Next's
+// and the undo's, while the campaign's usage is 1; the caller's retry makes it 2 for one
+// claim.
+func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
+	redistest.Require(t)
+	rig := newResendRig(t, defaultClientCaches[0].cache)
+	const campaign, user = "undo:{c}:campaign", "undo:{c}:user"
+	second := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: rig.cache, GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(user)})
+	down := true
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: rig.cache, GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(campaign),
+		Next: andromeda.UpdateQuotaUsageFunc(func(ctx context.Context, req *andromeda.QuotaUsageRequest) (int64, error) {
+			if down { // Redis goes away right after the first add
+				rig.proxy.Refuse(true)
+				rig.proxy.CutAll()
+			}
+			return second.Do(ctx, req)
+		})})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1})
+	require.Error(t, err)
+	t.Logf("error: %v", err)
+	assert.Equal(t, int64(1), rig.usage(t, campaign), "the undo failed: the first add is still counted")
+	assert.Zero(t, rig.usage(t, user))
+	if assert.False(t, errors.Is(err, andromeda.ErrRedisUnavailable),
+		"a change is applied: the error must not say that nothing was changed") {
+		return
+	}
+	// What a caller who trusts ErrRedisUnavailable does: retry once Redis is back.
+	down = false
+	rig.proxy.Refuse(false)
+	_, err = add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), rig.usage(t, campaign), "one claim counted once on the campaign")
+}
