@@ -53,3 +53,23 @@ func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), rig.usage(t, campaign), "one claim counted once on the campaign")
 }
+
+// A keyed add whose first attempt was applied (its reply lost) and whose retry Redis did
+// not run: the outcome is unknown, and the error must not also claim that nothing was
+// changed. A caller that switches on ErrRedisUnavailable before ErrUnknownOutcome would
+// take the applied add for one that never happened.
+//
+// FAILS (before the fix in the next commit): the error wraps both ErrUnknownOutcome and
+// ErrRedisUnavailable.
+func TestReview10UnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
+	redistest.Require(t)
+	rig := newResendRig(t, defaultClientCaches[0].cache)
+	const key = "unk:{q}:usage"
+	cache := &appliedThenDownCache{Cache: rig.cache}
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(key)})
+	_, err := add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "order-1"})
+	t.Logf("error: %v", err)
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
+	assert.Equal(t, int64(1), rig.usage(t, key), "the first attempt was applied")
+	assert.NotErrorIs(t, err, andromeda.ErrRedisUnavailable, "a change is applied: the error must not say that nothing was changed")
+}
