@@ -93,3 +93,41 @@ func TestReview10LateFirstAttemptAfterCompensation(t *testing.T) {
 	time.Sleep(600 * time.Millisecond) // the first attempt lands
 	assert.Zero(t, rig.usage(t, key), "every call succeeded: add then its compensation leave nothing counted")
 }
+
+// The reduce side, which oversells: a keyed refund (reduce) whose first attempt is held
+// up; the second is applied, Next fails, and the undo puts the refund back and deletes
+// the refund's record. Then the first attempt lands, finds no record, and is applied: the
+// usage is one below what was sold, and the quota sells that unit again.
+//
+// FAILS: usage 9 after a refund that Do reported failed, at limit 10: an eleventh sale
+// goes through.
+func TestReview10LateRefundAfterUndoOversells(t *testing.T) {
+	redistest.Require(t)
+	const key = "later:{q}:usage"
+	rig := newResendRig(t, func(t *testing.T, addr string) andromeda.Cache {
+		client := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: 100 * time.Millisecond})
+		t.Cleanup(func() { client.Close() })
+		return redisv9.New(client)
+	})
+	require.NoError(t, rig.direct.Set(context.Background(), key, 10, 0).Err()) // sold out at limit 10
+	errNext := errors.New("refund insert failed")
+	reduce := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: rig.cache, GetQuotaUsageKey: constKey(key),
+		Next: andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) { return 0, errNext })})
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: rig.cache, GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(key)})
+	_, err := add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1}) // warm; refused
+	require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded)
+
+	rig.proxy.SetLatency(400 * time.Millisecond)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		rig.proxy.SetLatency(0)
+	}()
+	_, err = reduce.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "refund-1"})
+	require.ErrorIs(t, err, errNext)
+	time.Sleep(600 * time.Millisecond) // the first attempt lands
+	t.Logf("refund reported failed (%v); usage %d", err, rig.usage(t, key))
+	_, err = add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1})
+	if !errors.Is(err, andromeda.ErrUnknownOutcome) {
+		assert.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "nothing was refunded: the quota is still sold out")
+	}
+}
