@@ -184,10 +184,13 @@ func waitMilliseconds(d time.Duration) int64 {
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
-// Refresh makes a cluster client reload its slot map soon, after an error that says the
-// topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
+// Refresh makes a cluster client reload its slot map now, after an error that says the
+// topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY). ReloadState only
+// schedules a reload, which the cache's next send (10 ms later) often beats, going to
+// the dead master again; ForEachMaster reloads before it returns, asking the live nodes
+// in turn.
 func (a *adapter) Refresh(ctx context.Context) {
 	if cluster, ok := a.client.(*redis.ClusterClient); ok {
-		cluster.ReloadState(ctx)
+		_ = cluster.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil })
 	}
 }
