@@ -29,7 +29,7 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 		if attempt > 1 && err != nil && !errors.Is(err, ErrUnknownOutcome) {
 			// An earlier attempt may have applied the change: that this one failed (not
 			// run, a context ended) does not make the outcome known.
-			return res, fmt.Errorf("%w: an earlier attempt may have applied it, and then: %w", ErrUnknownOutcome, err)
+			return res, fmt.Errorf("%w: an earlier attempt may have applied it, and then: %w", ErrUnknownOutcome, stillCounted(err))
 		}
 		if !keyed || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts {
 			return res, err

@@ -51,12 +51,15 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		return usage, nil
 	}
 	if _, err := s.next.Do(ctx, req); err != nil {
-		if s.irreversible {
-			return 0, err
+		if s.irreversible { // the change stays: Next's "nothing changed" is not Do's
+			return 0, stillCounted(err)
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
 		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req); undoErr != nil {
+			// The change stays counted, or may: neither Next's error nor the undo's may
+			// tell the caller that nothing changed.
+			err, undoErr = stillCounted(err), stillCounted(undoErr)
 			if errors.Is(undoErr, ErrUnknownOutcome) {
 				return 0, fmt.Errorf("%w; undoing the %s of %d on key %q had an unknown outcome, so it may still be counted: %w",
 					err, s.op, req.Usage, key, undoErr)
