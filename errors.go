@@ -52,6 +52,12 @@ var (
 	// retried it for about a third of a second (never past the context); the error also
 	// wraps the last error the client returned.
 	ErrRedisUnavailable = errors.New("redis did not run the change; nothing was changed")
+	// ErrUndoFailed: Next failed, and taking the change back failed too, so the change is
+	// still counted (or, when the error also wraps ErrUnknownOutcome, may be). Next's
+	// error and the undo's are in the message; sentinels in them that say nothing changed
+	// (a refusal, ErrRedisUnavailable, ...) are not in the error's chain, since the change
+	// did stay. Reconcile before retrying.
+	ErrUndoFailed = errors.New("the change could not be undone after Next failed, so it is still counted")
 	// ErrCrossSlot: the keys of one all-or-nothing operation are in different Redis
 	// Cluster hash slots. Give them a common hash tag, such as "{campaign-42}:usage" and
 	// "{campaign-42}:user:7", or chain the quotas with Next instead.

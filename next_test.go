@@ -130,5 +130,6 @@ func TestFailedUndoIsReported(t *testing.T) {
 	_, err := add.Do(context.Background(), req("v1", 4))
 	require.ErrorIs(t, err, errNext)
 	require.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+	require.ErrorIs(t, err, andromeda.ErrUndoFailed, "the add is still counted")
 	assert.Contains(t, err.Error(), "undoing the add of 4")
 }

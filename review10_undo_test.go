@@ -18,7 +18,7 @@ import (
 // retry" (ErrRedisUnavailable): a caller that retries once Redis is back counts the
 // first quota twice.
 //
-// FAILS (before the fix in the next commit): the error wraps ErrRedisUnavailable, Next's
+// Failed before the fix: the error wraps ErrRedisUnavailable, Next's
 // and the undo's, while the campaign's usage is 1; the caller's retry makes it 2 for one
 // claim.
 func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
@@ -59,7 +59,7 @@ func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
 // changed. A caller that switches on ErrRedisUnavailable before ErrUnknownOutcome would
 // take the applied add for one that never happened.
 //
-// FAILS (before the fix in the next commit): the error wraps both ErrUnknownOutcome and
+// Failed before the fix: the error wraps both ErrUnknownOutcome and
 // ErrRedisUnavailable.
 func TestReview10UnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
 	redistest.Require(t)
@@ -80,9 +80,7 @@ func TestReview10UnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
 // of the first quota counted for a claim that was never made, and cannot tell this case
 // from a clean refusal by errors.Is.
 //
-// FAILS: the error wraps ErrQuotaLimitExceeded. Not fixed here: telling "refused, and
-// the earlier step is still counted" apart needs a sentinel of its own (an interface
-// decision for the lead); the error's text does say "still counted".
+// It wraps ErrUndoFailed instead (it wrapped ErrQuotaLimitExceeded before).
 func TestReview10RefusedNextWithFailedUndoIsNotARefusal(t *testing.T) {
 	redistest.Require(t)
 	rig := newResendRig(t, defaultClientCaches[0].cache)
@@ -100,4 +98,6 @@ func TestReview10RefusedNextWithFailedUndoIsNotARefusal(t *testing.T) {
 	t.Logf("error: %v", err)
 	assert.Equal(t, int64(1), rig.usage(t, campaign), "the undo failed: the first add is still counted")
 	assert.NotErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "a change is applied: the error must not be a plain refusal")
+	assert.ErrorIs(t, err, andromeda.ErrUndoFailed)
+	assert.Contains(t, err.Error(), "quota limit exceeded", "Next's refusal is still told")
 }

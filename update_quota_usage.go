@@ -2,7 +2,6 @@ package andromeda
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -59,13 +58,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req); undoErr != nil {
 			// The change stays counted, or may: neither Next's error nor the undo's may
 			// tell the caller that nothing changed.
-			err, undoErr = stillCounted(err), stillCounted(undoErr)
-			if errors.Is(undoErr, ErrUnknownOutcome) {
-				return 0, fmt.Errorf("%w; undoing the %s of %d on key %q had an unknown outcome, so it may still be counted: %w",
-					err, s.op, req.Usage, key, undoErr)
-			}
-			return 0, fmt.Errorf("%w; undoing the %s of %d on key %q also failed, so it is still counted: %w",
-				err, s.op, req.Usage, key, undoErr)
+			return 0, undoFailed(err, undoErr, s.op, req.Usage, key)
 		}
 		return 0, err
 	}
