@@ -131,7 +131,7 @@ func TestForeignLimitWithExpiredHoldsChangesNothing(t *testing.T) {
 // Two quotas a user may keep side by side, at keys "a" and "{a}", must not share the keys
 // kept beside their usage.
 //
-// FAILS: both get "{a}:idempotency:add:order-1", "{a}:limit" and "{a}:hold-buckets"
+// Failed before keys.go gave "{a}" a form of its own: both got "{a}:idempotency:add:order-1", "{a}:limit" and "{a}:hold-buckets"
 // (keys.go keeps a key's own tag, and tags an untagged key with itself). A keyed add on
 // "{a}" replays the outcome of the add with the same key on "a": it reports success with
 // usage 1 while nothing was counted on "{a}".

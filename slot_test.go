@@ -49,3 +49,15 @@ func FuzzSameSlotKey(f *testing.F) {
 		}
 	})
 }
+
+// Distinct usage keys never share a companion key ("a" and "{a}" did once).
+func FuzzCompanionKeysAreDistinct(f *testing.F) {
+	f.Add("a", "{a}")
+	f.Add("a}b", "{"+slotTag(keySlot("a}b"))+"}a}b")
+	f.Add("", "{"+slotTag(keySlot(""))+"}")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if a != b && sameSlotKey(a, ":limit") == sameSlotKey(b, ":limit") {
+			t.Fatalf("%q and %q share %q", a, b, sameSlotKey(a, ":limit"))
+		}
+	})
+}
