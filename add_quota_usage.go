@@ -107,12 +107,12 @@ func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, 
 	return a.run(ctx, req)
 }
 
-func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
 	key, err := usageKey(ctx, a.getKey, qreq)
 	if err != nil {
 		return 0, "", err
 	}
-	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention)}
+	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
 	} else if args.Limit, err = quotaLimit(ctx, a.getLimit, qreq); err != nil {
@@ -169,8 +169,8 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 // undo takes back an add, and marks its idempotency record undone, so that a retry is a
 // fresh attempt and a compensating reduce finds nothing more to take back. A key that has
 // gone missing since took the add with it.
-func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
-	idem := forgetting(idempotency(key, opAdd, req, a.retention))
+func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
+	idem := forgetting(idempotency(key, opAdd, req, a.retention, attempt))
 	return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 

@@ -139,6 +139,12 @@ type Idempotency struct {
 	// take back. A reduce of another amount than the add's fails with an error wrapping
 	// ErrInvalidRequest. On an add that puts back a reduce (Forget), it is the same key.
 	AddRecordKey string
+	// Attempt names the Do this change belongs to: the same for the library's retries of
+	// it and for its undo, different for every other Do. It is kept in the record, so
+	// that a late copy of an attempt (held up in the network, and delivered after its Do
+	// was undone or its add taken back) changes nothing, while a new Do with the same
+	// key is a fresh attempt. Letters, digits, "-" and "_" only; empty for none.
+	Attempt string
 }
 
 // HoldOp is what ChangeHold does.

@@ -152,7 +152,7 @@ func (a *addQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64,
 	return a.run(ctx, req)
 }
 
-func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
 	keys, err := a.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return 0, "", err
@@ -192,7 +192,7 @@ func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *Qu
 }
 
 // undo takes the add back from each quota; a key gone missing since took it with it.
-func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest) error {
+func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest, attempt string) error {
 	keys, err := a.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return err
@@ -215,7 +215,7 @@ func (r *reduceQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int
 	return r.run(ctx, req)
 }
 
-func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
 	keys, err := r.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return 0, "", err
@@ -243,7 +243,7 @@ func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req 
 }
 
 // undo puts the reduce back on each quota; a key gone missing since took it with it.
-func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest) error {
+func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest, attempt string) error {
 	keys, err := r.quotas.keys(ctx, qreq, req)
 	if err != nil {
 		return err

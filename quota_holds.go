@@ -101,7 +101,7 @@ func (s *holdStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error
 	return s.run(ctx, req)
 }
 
-func (s *holdStep) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+func (s *holdStep) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
 	if req.IdempotencyKey == "" {
 		return 0, "", invalid("IdempotencyKey names the hold and is required")
 	}
@@ -151,4 +151,4 @@ var holdFailures = map[CacheStatus]error{
 }
 
 // undo is never called: holds take no Next.
-func (s *holdStep) undo(context.Context, *QuotaRequest, string, *QuotaUsageRequest) error { return nil }
+func (s *holdStep) undo(context.Context, *QuotaRequest, string, *QuotaUsageRequest, string) error { return nil }

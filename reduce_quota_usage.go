@@ -77,12 +77,12 @@ func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int6
 	return r.run(ctx, req)
 }
 
-func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (int64, string, error) {
+func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
 	key, err := usageKey(ctx, r.getKey, qreq)
 	if err != nil {
 		return 0, "", err
 	}
-	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention)}
+	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention, attempt)}
 	var res CacheResult
 	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
 		var err error
@@ -106,8 +106,8 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
 // of the add with the same key: a reduce that carries the key of an applied add takes
 // that add back (see Idempotency.AddRecordKey).
-func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Duration) Idempotency {
-	idem := idempotency(key, opReduce, req, retention)
+func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Duration, attempt string) Idempotency {
+	idem := idempotency(key, opReduce, req, retention, attempt)
 	if idem.RecordKey != "" {
 		idem.AddRecordKey = recordKey(key, opAdd, req.IdempotencyKey)
 	}
@@ -116,8 +116,8 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 
 // undo puts back a reduce: the add it took back counts again, or its own record goes. A
 // key that has gone missing since took the reduce with it.
-func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest) error {
-	idem := forgetting(reduceIdempotency(key, req, r.retention))
+func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
+	idem := forgetting(reduceIdempotency(key, req, r.retention, attempt))
 	return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 

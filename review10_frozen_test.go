@@ -16,7 +16,7 @@ import (
 // carry a 200 ms deadline: every Do must end near its deadline with a typed error, on
 // clients built with default options (promise 7: every Redis call honours the context).
 //
-// FAILS for v9: go-redis v9 ignores the context's deadline unless the client sets
+// Failed for v9 before the adapter bounded each change by its context itself: go-redis v9 ignores the context's deadline unless the client sets
 // ContextTimeoutEnabled, so with default options each Do waits out the client's read
 // timeout: measured 5.0 s, 25 times its deadline (ErrUnknownOutcome, typed). v8 holds:
 // 201 ms (it reads with the context's deadline). The redisv9 package doc says to set

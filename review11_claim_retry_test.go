@@ -13,15 +13,13 @@ import (
 // The README's claim flow (add with the claim's key, insert the claim, on a failed insert
 // reduce with the same request), retried as a whole after its reply was lost: the reason
 // an application sets an idempotency key. The claims table has a unique claim ID, as any
-// would, so the retried insert fails as a duplicate. Usage must still equal the claims
-// kept, within the limit.
+// would, so the retried insert finds the claim already there. That claim is kept, so the
+// flow must not compensate: the compensating reduce takes back the claim's add, whichever
+// attempt applied it (the README says so). Usage then equals the claims kept.
 //
-// FAILS: the retried add replays "applied", the insert fails as a duplicate, and the
-// compensating reduce takes back the add whose claim the first attempt kept. Usage drops
-// to 0 with Alice's claim kept, so Bob's claim is admitted too: 2 claims against a limit
-// of 1. The README promises the flow "keeps usage equal to the claims kept" without saying
-// that the insert must succeed when the claim is already there; nothing in the library
-// tells the flow that the add was a replay (CacheResult.Replayed stays inside).
+// It failed while the flow compensated on a duplicate as well: the reduce took back the
+// add whose claim the first attempt kept, and Bob's claim was admitted too: 2 claims
+// against a limit of 1.
 func TestClaimFlowRetriedAfterALostReply(t *testing.T) {
 	b := miniredisBackend(t)
 	ctx := context.Background()
@@ -29,26 +27,36 @@ func TestClaimFlowRetriedAfterALostReply(t *testing.T) {
 	db.put("v1", 1, 0)
 	add, reduce := newAdd(b, db, nil), newReduce(b, db, nil)
 	kept := map[string]bool{} // the claims table, unique by claim ID
-	errDuplicate := errors.New("duplicate claim ID")
+	errInsert := errors.New("insert failed")
+	failNext := map[string]bool{"claim-carol": true}
 	claimFlow := func(r *andromeda.QuotaUsageRequest) error {
 		if _, err := add.Do(ctx, r); err != nil {
 			return err
 		}
-		if kept[r.IdempotencyKey] {
-			_, err := reduce.Do(ctx, r) // the insert failed: compensate, as the README says
+		switch {
+		case kept[r.IdempotencyKey]:
+			return nil // a retry of a claim that was kept: nothing to insert, nothing to take back
+		case failNext[r.IdempotencyKey]:
+			delete(failNext, r.IdempotencyKey)
+			_, err := reduce.Do(ctx, r) // the insert failed: compensate
 			require.NoError(t, err)
-			return errDuplicate
+			return errInsert
 		}
 		kept[r.IdempotencyKey] = true
 		return nil
 	}
 
+	carol := idem("v1", 1, "claim-carol")
+	require.ErrorIs(t, claimFlow(carol), errInsert) // taken back: the unit is free again
+	assert.Equal(t, int64(0), b.get(t, keyOf("v1")))
 	alice := idem("v1", 1, "claim-alice")
 	require.NoError(t, claimFlow(alice)) // its reply is lost on the way to Alice's app
-	_ = claimFlow(alice)                 // which retries the whole claim
+	require.NoError(t, claimFlow(alice)) // which retries the whole claim
 	bob := claimFlow(idem("v1", 1, "claim-bob"))
+	carolAgain := claimFlow(carol) // Carol's retry is a fresh attempt, refused: Alice has the unit
 
-	assert.LessOrEqual(t, len(kept), 1, "claims kept against a limit of 1")
+	assert.Equal(t, map[string]bool{"claim-alice": true}, kept, "claims kept against a limit of 1")
 	assert.Equal(t, int64(len(kept)), b.get(t, keyOf("v1")), "usage equals the claims kept")
 	assert.ErrorIs(t, bob, andromeda.ErrQuotaLimitExceeded)
+	assert.ErrorIs(t, carolAgain, andromeda.ErrQuotaLimitExceeded)
 }

@@ -2,6 +2,8 @@ package andromeda
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"time"
 )
@@ -24,9 +26,11 @@ type usageChanger interface {
 	// change applies req.Usage to the quota qreq names and returns the usage after it
 	// and the key it changed. Its error may be a *QuotaError with Err, Key, Limit and
 	// Usage set; run fills in the rest.
-	change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) (usage int64, key string, err error)
+	// attempt names this Do in idempotency records (see Idempotency.Attempt); it is
+	// empty when the request has no IdempotencyKey.
+	change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (usage int64, key string, err error)
 	// undo takes a successful change back.
-	undo(ctx context.Context, qreq *QuotaRequest, key string, req *QuotaUsageRequest) error
+	undo(ctx context.Context, qreq *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error
 }
 
 // run checks the request and changes the usage; then runs Next, undoing the change if
@@ -42,7 +46,8 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
-	usage, key, err := s.changer.change(ctx, qreq, req)
+	attempt := newAttempt(req)
+	usage, key, err := s.changer.change(ctx, qreq, req, attempt)
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
@@ -55,7 +60,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req); undoErr != nil {
+		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req, attempt); undoErr != nil {
 			// The change stays counted, or may: neither Next's error nor the undo's may
 			// tell the caller that nothing changed.
 			return 0, undoFailed(err, undoErr, s.op, req.Usage, key)
@@ -109,14 +114,25 @@ func usageKey(ctx context.Context, getKey GetQuotaKey, req *QuotaRequest) (strin
 }
 
 // idempotency returns the record for op's change of the usage at key, if req has a key.
-func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration) Idempotency {
+func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration, attempt string) Idempotency {
 	if req.IdempotencyKey == "" {
 		return Idempotency{}
 	}
 	if retention <= 0 {
 		retention = DefaultIdempotencyRetention
 	}
-	return Idempotency{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention}
+	return Idempotency{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention, Attempt: attempt}
+}
+
+// newAttempt names one Do of a keyed request: 12 random characters, the same for the
+// Do's retries and its undo, so that a late copy of one of its attempts is known for one.
+func newAttempt(req *QuotaUsageRequest) string {
+	if req == nil || req.IdempotencyKey == "" {
+		return ""
+	}
+	var b [9]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // forgetting returns the record of a change with Forget set, for its undo.

@@ -16,8 +16,12 @@
 //
 // go-redis stops a call at its context's deadline only when the client is created with
 // Options.ContextTimeoutEnabled (ClusterOptions, FailoverOptions and so on alike);
-// otherwise ReadTimeout and WriteTimeout bound each call. Set it when your deadlines are
-// shorter than those timeouts.
+// otherwise ReadTimeout and WriteTimeout bound each call. The cache bounds every change
+// by its context itself on a client without it: a change whose context ends first fails
+// with andromeda.ErrUnknownOutcome at once, while the call ends in the background within
+// the client's timeouts. Set ContextTimeoutEnabled anyway when your deadlines are shorter
+// than those timeouts: plain reads and the loader's lock then honour them too, and no
+// goroutine is spent per change.
 package redisv9
 
 import (
@@ -38,7 +42,7 @@ import (
 // once it may have been written (see onceCmd): a change whose reply was lost fails with
 // andromeda.ErrUnknownOutcome instead of counting twice.
 func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
-	a := &adapter{client: client, locker: redislock.New(client)}
+	a := &adapter{client: client, locker: redislock.New(client), contextAware: honoursContext(client)}
 	for _, opt := range opts {
 		opt(&a.opts)
 	}
@@ -52,6 +56,8 @@ type adapter struct {
 	client redis.UniversalClient
 	locker *redislock.Client
 	opts   options
+	// contextAware: the client stops calls at their context's deadline by itself.
+	contextAware bool
 }
 
 func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {

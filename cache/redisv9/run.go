@@ -71,10 +71,15 @@ func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, 
 		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
 
 		if a.opts.replicas == 0 {
-			_ = a.client.Process(ctx, cmd)
+			if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
+				return nil, err
+			}
 			return result(cmd, marker)
 		}
-		wait := a.processWithWait(ctx, keys[0], cmd, askTarget)
+		var wait *redis.IntCmd
+		if err := a.withinContext(ctx, func() { wait = a.processWithWait(ctx, keys[0], cmd, askTarget) }); err != nil {
+			return nil, err
+		}
 		reply, err := result(cmd, marker)
 		if err == nil {
 			return reply, a.checkWait(wait)

@@ -12,17 +12,22 @@
 --          and stores the result with that expiration in milliseconds (0 = none)
 -- ARGV[4]  1 if a limit key follows
 -- ARGV[5]  how long the record is kept, in ms; 0: no record
+-- ARGV[7]  the attempt: names the Do this add belongs to (see Idempotency.Attempt)
 -- ARGV[6]  1 (record): the record is this add's. If it holds an outcome (applied or
 --          refused), reply with it and change nothing; if it is absent, or says the add was
 --          taken back (by a reduce with the same key, or because Next failed), this is a
---          fresh attempt, recorded. 2 (put back): this add puts back a reduce whose Next
+--          fresh attempt, recorded; unless the record was written for this very Do (same
+--          attempt): then this is a late copy of an attempt of a Do that is over, and
+--          changes nothing. 2 (put back): this add puts back a reduce whose Next
 --          failed. If that reduce took back the add recorded under the same key, the add
 --          is applied again; otherwise the record is the reduce's own, and the reduce is put
---          back only while that record exists, which is deleted. Either way with no limit
---          but MaxAmount.
+--          back only while that record says it was applied, and the record then says
+--          undone (12), so a late copy of the reduce changes nothing. Either way with no
+--          limit but MaxAmount.
 --
--- An add's record is "state usage limit amount": state 0 applied, 2 refused, 11 taken back
--- by a reduce with the same key, 12 undone because Next failed (see reduce.lua).
+-- An add's record is "state usage limit amount attempt": state 0 applied, 2 refused, 11
+-- taken back by a reduce with the same key, 12 undone because Next failed (see
+-- reduce.lua); attempt is the Do that applied it.
 --
 -- Reply {status, usage, limit, replayed}: 0 applied (usage after), 1 usage missing,
 -- 2 limit exceeded (usage found), 4 limit missing; replayed is 1 when the outcome comes
@@ -33,6 +38,7 @@ local amount = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local absent = tonumber(ARGV[3])
 local retention = tonumber(ARGV[5])
+local attempt = ARGV[7] or ''
 local nextKey = 2
 local limitKey, recordKey, addRecordKey
 if ARGV[4] == '1' then
@@ -73,7 +79,7 @@ if recordKey and ARGV[6] == '2' then
       usage = redis.call('INCRBY', KEYS[1], amount)
     end
     -- A usage gone missing took the reduce with it: the add counts again either way.
-    redis.call('SET', addRecordKey, string.format('0 %d %s %d', usage or 0, recordedLimit, amount), 'PX', retention)
+    redis.call('SET', addRecordKey, withAttempt(string.format('0 %d %s %d', usage or 0, recordedLimit, amount), record.attempt), 'PX', retention)
     if not usage then
       return {1, 0, 0, 0}
     end
@@ -83,8 +89,8 @@ if recordKey and ARGV[6] == '2' then
   if own == nil then
     return ownBad
   end
-  if not own then
-    return {0, 0, 0, 1} -- already put back, or never taken
+  if not own or own.status ~= 0 then
+    return {0, 0, 0, 1} -- already put back, refused, or never taken
   end
   local usage, bad = read(KEYS[1])
   if usage == nil then
@@ -93,7 +99,8 @@ if recordKey and ARGV[6] == '2' then
   if usage and usage > MAX - amount then
     return {2, usage, MAX, 0}
   end
-  redis.call('DEL', recordKey)
+  -- Undone, not deleted: a late copy of the reduce's attempt must find it so.
+  redis.call('SET', recordKey, withAttempt(string.format('12 %d', own.usage), own.attempt), 'PX', retention)
   if not usage then
     return {1, 0, 0, 0}
   end
@@ -108,13 +115,16 @@ if recordKey then
   if record and (record.state == '0' or record.state == '2') then
     return {tonumber(record.state), record.usage, tonumber(record.limit), 1}
   end
-  -- Absent, or taken back: this add is a fresh attempt.
+  if record and lateCopy(record, attempt) then
+    return {0, record.usage, tonumber(record.limit), 1} -- its Do was undone or taken back
+  end
+  -- Absent, or taken back by an earlier Do: this add is a fresh attempt.
 end
 
 local function done(status, usage)
   if recordKey and (status == 0 or status == 2) then
     -- %d, not concatenation: Lua would write a large number as 9.007199254741e+15.
-    redis.call('SET', recordKey, string.format('%d %d %d %d', status, usage, limit, amount), 'PX', retention)
+    redis.call('SET', recordKey, withAttempt(string.format('%d %d %d %d', status, usage, limit, amount), attempt), 'PX', retention)
   end
   return {status, usage, limit, 0}
 end

@@ -5,6 +5,7 @@
 -- ARGV[3]  1 (record): KEYS[2] is this reduce's own record, and KEYS[3], if given, the
 --          record of the add with the same idempotency key. 2 (undo an add): KEYS[2] is
 --          the record of the add this reduce undoes because the add's Next failed.
+-- ARGV[4]  the attempt: names the Do this reduce belongs to (see Idempotency.Attempt)
 --
 -- With an add's record (see add.lua for its format) the reduce is about that add, and its
 -- own record is not used:
@@ -16,7 +17,9 @@
 --   or undone
 -- A reduce (not an undo) whose amount is not the add's is refused: {11, the add's amount, key}.
 -- Without an add's record, the reduce's own record works as an add's does: a repeat replies
--- the first outcome (applied or below zero) and changes nothing.
+-- the first outcome (applied or below zero) and changes nothing. Its record is "status
+-- usage attempt", status 0 applied, 3 below zero, 12 undone because Next failed (a later
+-- Do with the key is a fresh attempt; a late copy of the undone Do's attempt is not).
 --
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
 -- (usage found); replayed is 1 when nothing changed because of a record. {9, value, key}
@@ -26,6 +29,7 @@
 local amount = tonumber(ARGV[1])
 local retention = tonumber(ARGV[2])
 local undo = ARGV[3] == '2'
+local attempt = ARGV[4] or ''
 local recordKey, addRecordKey
 if retention > 0 then
   if undo then
@@ -67,7 +71,8 @@ if add then
     usage = redis.call('DECRBY', KEYS[1], recordedAmount)
   end
   local taken = undo and 12 or 11
-  redis.call('SET', addRecordKey, string.format('%d %d %s %d', taken, usage or 0, recordedLimit, recordedAmount), 'PX', retention)
+  -- The add's attempt stays: a late copy of it must find its add taken back.
+  redis.call('SET', addRecordKey, withAttempt(string.format('%d %d %s %d', taken, usage or 0, recordedLimit, recordedAmount), add.attempt), 'PX', retention)
   if not usage then
     return {1, 0, 0, 0}
   end
@@ -82,14 +87,17 @@ if recordKey then
   if record == nil then
     return bad
   end
-  if record then
+  if record and record.status ~= 12 then
     return {record.status, record.usage, 0, 1}
+  end
+  if record and lateCopy(record, attempt) then
+    return {0, record.usage, 0, 1} -- its Do was undone
   end
 end
 
 local function done(status, usage)
   if recordKey and (status == 0 or status == 3) then
-    redis.call('SET', recordKey, string.format('%d %d', status, usage), 'PX', retention)
+    redis.call('SET', recordKey, withAttempt(string.format('%d %d', status, usage), attempt), 'PX', retention)
   end
   return {status, usage, 0, 0}
 end

@@ -73,7 +73,7 @@ func (c *cache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andr
 	}
 	keys, retention, mode := withRecord(keys, args.Idempotency)
 	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode)
+	reply, err := c.run(ctx, Add, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode, args.Idempotency.Attempt)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
@@ -125,7 +125,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 func (c *cache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
 	keys, retention, mode := withRecord(append(make([]string, 0, 3), args.Key), args.Idempotency)
 	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.run(ctx, Reduce, keys, args.Amount, retention, mode)
+	reply, err := c.run(ctx, Reduce, keys, args.Amount, retention, mode, args.Idempotency.Attempt)
 	if err != nil {
 		return andromeda.CacheResult{}, runError(args.Key, err)
 	}
