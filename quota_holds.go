@@ -151,4 +151,6 @@ var holdFailures = map[CacheStatus]error{
 }
 
 // undo is never called: holds take no Next.
-func (s *holdStep) undo(context.Context, *QuotaRequest, string, *QuotaUsageRequest, string) error { return nil }
+func (s *holdStep) undo(context.Context, *QuotaRequest, string, *QuotaUsageRequest, string) error {
+	return nil
+}
