@@ -15,7 +15,7 @@ import (
 // the database, which knows nothing of the hold. The hold must then count as expired, as
 // the README says: a commit that kept it would sell its units a second time against the
 // reloaded usage.
-func TestReview10CommitAfterUsageLostIsExpired(t *testing.T) {
+func TestCommitAfterUsageLostIsExpired(t *testing.T) {
 	redistest.Require(t)
 	rig := newResendRig(t, defaultClientCaches[0].cache)
 	const key = "hl:{q}:usage"

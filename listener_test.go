@@ -15,7 +15,7 @@ import (
 
 // One listener call per Do, with the very error Do returned, for coalesced adds with a
 // Next that fails now and then, short deadlines, and dropped replies (default clients).
-func TestReview10ListenerOncePerDoUnderFaults(t *testing.T) {
+func TestListenerOncePerDoUnderFaults(t *testing.T) {
 	redistest.Require(t)
 	const key = "listen:{q}:usage"
 	for _, adapter := range defaultClientCaches {

@@ -21,7 +21,7 @@ import (
 // Failed before the fix: the error wraps ErrRedisUnavailable, Next's
 // and the undo's, while the campaign's usage is 1; the caller's retry makes it 2 for one
 // claim.
-func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
+func TestFailedUndoIsNotRedisUnavailable(t *testing.T) {
 	redistest.Require(t)
 	rig := newResendRig(t, defaultClientCaches[0].cache)
 	const campaign, user = "undo:{c}:campaign", "undo:{c}:user"
@@ -61,7 +61,7 @@ func TestReview10FailedUndoIsNotRedisUnavailable(t *testing.T) {
 //
 // Failed before the fix: the error wraps both ErrUnknownOutcome and
 // ErrRedisUnavailable.
-func TestReview10UnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
+func TestUnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
 	redistest.Require(t)
 	rig := newResendRig(t, defaultClientCaches[0].cache)
 	const key = "unk:{q}:usage"
@@ -81,7 +81,7 @@ func TestReview10UnknownThenNotRunIsNotRedisUnavailable(t *testing.T) {
 // from a clean refusal by errors.Is.
 //
 // It wraps ErrUndoFailed instead (it wrapped ErrQuotaLimitExceeded before).
-func TestReview10RefusedNextWithFailedUndoIsNotARefusal(t *testing.T) {
+func TestRefusedNextWithFailedUndoIsNotARefusal(t *testing.T) {
 	redistest.Require(t)
 	rig := newResendRig(t, defaultClientCaches[0].cache)
 	const campaign, user = "refuse:{c}:campaign", "refuse:{c}:user"

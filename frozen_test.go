@@ -21,7 +21,7 @@ import (
 // timeout: measured 5.0 s, 25 times its deadline (ErrUnknownOutcome, typed). v8 holds:
 // 201 ms (it reads with the context's deadline). The redisv9 package doc says to set
 // ContextTimeoutEnabled; a default client still breaks the promise.
-func TestReview10FrozenRedisHonoursDeadline(t *testing.T) {
+func TestFrozenRedisHonoursDeadline(t *testing.T) {
 	redistest.Require(t)
 	const key = "frozen:{q}:usage"
 	for _, adapter := range defaultClientCaches {

@@ -24,7 +24,7 @@ import (
 //
 // FAILS: the usage ends at 1 while Do reported a plain failure (Next's error), neither
 // ErrUnknownOutcome nor any sign that the add may still land.
-func TestReview10LateFirstAttemptAfterUndo(t *testing.T) {
+func TestLateFirstAttemptAfterUndo(t *testing.T) {
 	redistest.Require(t)
 	const key = "late:{q}:usage"
 	rig := newResendRig(t, func(t *testing.T, addr string) andromeda.Cache {
@@ -65,7 +65,7 @@ func TestReview10LateFirstAttemptAfterUndo(t *testing.T) {
 // FAILS: usage 1 after add + compensating reduce. A fix needs the record to tell the
 // attempts of one Do from a fresh Do (e.g. a token per Do, kept in the record), a
 // change to the scripts; not done here.
-func TestReview10LateFirstAttemptAfterCompensation(t *testing.T) {
+func TestLateFirstAttemptAfterCompensation(t *testing.T) {
 	redistest.Require(t)
 	const key = "latec:{q}:usage"
 	rig := newResendRig(t, func(t *testing.T, addr string) andromeda.Cache {
@@ -101,7 +101,7 @@ func TestReview10LateFirstAttemptAfterCompensation(t *testing.T) {
 //
 // FAILS: usage 9 after a refund that Do reported failed, at limit 10: an eleventh sale
 // goes through.
-func TestReview10LateRefundAfterUndoOversells(t *testing.T) {
+func TestLateRefundAfterUndoOversells(t *testing.T) {
 	redistest.Require(t)
 	const key = "later:{q}:usage"
 	rig := newResendRig(t, func(t *testing.T, addr string) andromeda.Cache {

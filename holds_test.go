@@ -18,7 +18,7 @@ import (
 // ones and cancel the odd ones, one reply in ten dropped throughout. Holds are keyed, so
 // the library retries unknown outcomes; what stays unknown or was not run the caller sends again once
 // the network heals. In the end the usage is exactly the committed holds.
-func TestReview10HoldsCountOnceUnderDroppedReplies(t *testing.T) {
+func TestHoldsCountOnceUnderDroppedReplies(t *testing.T) {
 	redistest.Require(t)
 	const key = "holds10:{q}:usage"
 	const n = 600

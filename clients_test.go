@@ -46,8 +46,8 @@ var otherDefaultClientCaches = []defaultClientCache{
 	}},
 }
 
-// TestReview10OtherClientsNeverCountTwice runs them (1,000 adds each).
-func TestReview10OtherClientsNeverCountTwice(t *testing.T) {
+// TestOtherClientsNeverCountTwice runs them (1,000 adds each).
+func TestOtherClientsNeverCountTwice(t *testing.T) {
 	redistest.Require(t)
 	const key = "r10:{q}:usage"
 	const start = int64(1_000_000)
@@ -77,7 +77,7 @@ func TestReview10OtherClientsNeverCountTwice(t *testing.T) {
 
 // A cluster client with default options, each node reached through its own dropping
 // proxy (the client's Dialer maps a node's address to its proxy).
-func TestReview10ClusterClientNeverCountsTwice(t *testing.T) {
+func TestClusterClientNeverCountsTwice(t *testing.T) {
 	redistest.Require(t)
 	c := sharedCluster.Get(t)
 	proxies := map[string]string{}
