@@ -586,7 +586,7 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 func testIdempotentReduce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	args := andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}}
+	args := andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Attempt: "a1"}}
 	for i := 0; i < 3; i++ {
 		res, err := h.Cache.ReduceUsage(ctx, args)
 		require.NoError(t, err)
@@ -594,14 +594,24 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	}
 	assertRaw(t, h, "k", "3")
 
-	// Putting the reduce back deletes its record, once.
-	undo := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
+	// Putting the reduce back marks its record undone, once.
+	undo := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
 	for i := 0; i < 2; i++ {
 		_, err := h.Cache.AddUsage(ctx, undo)
 		require.NoError(t, err)
 	}
 	assertRaw(t, h, "k", "5")
-	assertAbsent(t, h, "{k}:rec")
+
+	// A late copy of the undone attempt changes nothing; a new attempt with the key is fresh.
+	res, err := h.Cache.ReduceUsage(ctx, args)
+	require.NoError(t, err)
+	assert.True(t, res.Replayed)
+	assertRaw(t, h, "k", "5")
+	args.Idempotency.Attempt = "a2"
+	res, err = h.Cache.ReduceUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3}, res)
+	assertRaw(t, h, "k", "3")
 }
 
 func hold(op andromeda.HoldOp, id string, amount int64) andromeda.HoldArgs {
