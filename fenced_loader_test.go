@@ -21,7 +21,10 @@ import (
 // stale value (0) would let those 50 be sold again.
 func TestLateLoaderWriteChangesNothing(t *testing.T) {
 	res := lateLoaderWrite(t, func(c andromeda.Cache) andromeda.Cache { return c })
-	require.ErrorIs(t, res.writeErr, andromeda.ErrLockedKey, "the late write is refused")
+	// Refused; or, since the write outlived its load's context (LockIn), cut short with an
+	// unknown outcome while it went on to Redis and was refused there.
+	require.True(t, errors.Is(res.writeErr, andromeda.ErrLockedKey) || errors.Is(res.writeErr, andromeda.ErrUnknownOutcome),
+		"the late write is refused: %v", res.writeErr)
 	assert.False(t, res.keyAfterWrite, "the late write put nothing back")
 	assert.Equal(t, int64(100), res.sold, "exactly the limit is sold")
 	assert.Equal(t, int64(100), res.usage)
@@ -100,6 +103,9 @@ func lateLoaderWrite(t *testing.T, wrap func(andromeda.Cache) andromeda.Cache) l
 	case res.writeErr = <-written:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the late write never came back")
+	}
+	if errors.Is(res.writeErr, andromeda.ErrUnknownOutcome) {
+		time.Sleep(latency + 500*time.Millisecond) // the write itself lands later
 	}
 	res.keyAfterWrite = direct.get(t, keyOf("v1")) != -1
 	if err := <-aDone; err == nil {

@@ -134,6 +134,11 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 		load.Drop = l.derived(key)
 	}
 	_, err = lock.SetUsageIfAbsent(ctx, load)
+	if errors.Is(err, ErrUnknownOutcome) {
+		// Whether the value landed is not known, but no change of the caller's was made:
+		// look again, as when another process is loading.
+		return fmt.Errorf("%w: the loaded value's write had an unknown outcome: %v", ErrLockedKey, err)
+	}
 	return err
 }
 
