@@ -110,11 +110,17 @@ func (f UpdateQuotaUsageFunc) Do(ctx context.Context, req *QuotaUsageRequest) (i
 // defaults: LockIn 3s, MaxRetry 10, RetryIn 100ms.
 type GetQuotaUsageConfig struct {
 	// LockIn is how long the loader lock is held at most, and so how long other
-	// processes wait for a loader that died.
+	// processes wait for a loader that died. A change that finds another process loading
+	// waits for it at most twice LockIn in all (and never past its context): time for a
+	// holder that died to lose the lock, and for the next loader to load.
 	LockIn time.Duration
-	// MaxRetry is how many times a change is retried after finding the usage missing.
+	// MaxRetry is how many times a change is retried after a load that left the usage in
+	// Redis, when it finds the usage missing again (evicted as soon as loaded). Waiting
+	// for another process's load is bounded by time (LockIn), not by this count.
 	MaxRetry int
-	// RetryIn is the wait before retrying while another process holds the loader lock.
+	// RetryIn is the longest wait between two looks while another process holds the
+	// loader lock: the waits start at 1ms and double up to RetryIn, so that a change
+	// learns soon after the loaded value lands.
 	RetryIn time.Duration
 }
 
