@@ -31,7 +31,7 @@ type QuotaUsageRequest struct {
 	// Data is passed through untouched to your functions, for whatever they need.
 	Data interface{}
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
-	// window (Option.IdempotencyRetention, 24h by default): a repeat of an add with the
+	// window (Option.IdempotencyRetention, an hour by default): a repeat of an add with the
 	// same key returns the first outcome, the same usage or the same kind of error, and
 	// changes nothing. Use one key per claim, such as an order ID: a resent script or a
 	// retried Do then counts once. The record is written by the same atomic script as the
@@ -144,8 +144,15 @@ func (c GetQuotaUsageConfig) withDefaults() GetQuotaUsageConfig {
 	return c
 }
 
-// DefaultIdempotencyRetention is how long an idempotency record is kept by default.
-const DefaultIdempotencyRetention = 24 * time.Hour
+// DefaultIdempotencyRetention is how long an idempotency record is kept by default: a
+// retry window, not a day. It covers the library's own resends (under a second), a
+// claim's compensating reduce, and the retries of clients and queues at their usual
+// settings (seconds to minutes), with room to spare. Records cost Redis memory in
+// proportion: records per second x retention x about 200 bytes (a day of 1,000 keyed
+// claims a second is about 18 GB; an hour, 0.75 GB). A repeat that comes after its
+// record expired is a fresh attempt, so set Option.IdempotencyRetention to the longest
+// time your retries can take (a queue's redelivery limit, a user resubmitting).
+const DefaultIdempotencyRetention = time.Hour
 
 // maxIdempotencyKey bounds the length of an idempotency key.
 const maxIdempotencyKey = 256
