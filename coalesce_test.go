@@ -27,7 +27,7 @@ type recordingCache struct {
 	alone   int // of which adds sent alone
 	largest int
 	// entered, if set, hears of each call (its number of adds) before it is sent;
-	// release, if set, holds it.
+	// release, if set, holds it until it is released or its context ends.
 	entered chan int
 	release chan struct{}
 }
@@ -53,7 +53,11 @@ func (r *recordingCache) record(ctx context.Context, batch []andromeda.AddUsageA
 		r.entered <- len(batch)
 	}
 	if r.release != nil {
-		<-r.release
+		select {
+		case <-r.release:
+		case <-ctx.Done(): // as a real Cache reports a call cut short
+			return make([]andromeda.CacheResult, len(batch)), fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, ctx.Err())
+		}
 	}
 	results, err := call(ctx, batch)
 	r.mu.Lock()
@@ -231,4 +235,40 @@ func TestCoalescedAddAloneGoesStraightOut(t *testing.T) {
 	assert.Equal(t, 20, rec.alone, "every add went alone")
 	assert.Equal(t, 20, rec.batches)
 	assert.Equal(t, 1, rec.largest)
+}
+
+// The batch is sent by the caller that may wait longest (here the one without a
+// deadline); another caller of the batch whose deadline passes while it is in flight
+// leaves at once, told the outcome is unknown, and the batch still decides its add.
+func TestCoalescedCallerLeavesWhileAnotherSendsTheBatch(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("hot", 100, 0)
+	b.set(t, keyOf("hot"), 0)
+	rec, coalesce := coalescing(b)
+	rec.entered, rec.release = make(chan int, 4), make(chan struct{})
+	add := newAdd(b, db, coalesce)
+
+	first := make(chan error, 1)
+	go func() { _, err := add.Do(context.Background(), req("hot", 1)); first <- err }()
+	require.Equal(t, 1, <-rec.entered) // in flight alone, held
+
+	patient := make(chan error, 1)
+	go func() { _, err := add.Do(context.Background(), req("hot", 2)); patient <- err }()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	hasty := make(chan error, 1)
+	go func() { _, err := add.Do(ctx, req("hot", 4)); hasty <- err }()
+	require.Eventually(t, func() bool { return b.get(t, keyOf("hot")) == 0 && len(rec.entered) == 0 }, time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // both queued behind the first
+
+	rec.release <- struct{}{}
+	require.NoError(t, <-first)
+	require.Equal(t, 2, <-rec.entered, "the two queued adds go as one batch")
+	err := <-hasty // while the batch is held
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	close(rec.release)
+	require.NoError(t, <-patient)
+	assert.Equal(t, int64(7), b.get(t, keyOf("hot")), "the batch decided both adds")
 }
