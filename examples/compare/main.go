@@ -37,7 +37,7 @@ func main() {
 	addr := flag.String("redis", "127.0.0.1:6379", "address of the Redis server to measure against")
 	concurrency := flag.Int("concurrency", 64, "goroutines calling at once")
 	duration := flag.Duration("duration", 2*time.Second, "how long each mode runs per round")
-	rounds := flag.Int("rounds", 3, "rounds; modes take turns in each, and the median round is reported")
+	rounds := flag.Int("rounds", 3, "rounds; modes take turns in each: the median round is reported, and ratios are medians of each round's ratio")
 	keys := flag.String("keys", "1", "comma-separated numbers of quotas the adds are spread over, at random")
 	keyed := flag.Bool("keyed", false, "also measure adds that carry an idempotency key, one per add")
 	stats := flag.Bool("commandstats", false, "report Redis's time per call of each mode (resets the server's stats)")
@@ -206,20 +206,19 @@ func run(out io.Writer, conf config) error {
 		header += "Redis µs/call\tcalls/op\t"
 	}
 	fmt.Fprintln(w, header)
-	base := median(results[0]).rate()
-	plain := 0.0
+	plain := -1
 	for i, m := range modes {
 		if m.name == "andromeda add" {
-			plain = median(results[i]).rate()
+			plain = i
 		}
 	}
 	for i, m := range modes {
 		med := median(results[i])
 		vsAdd := "-"
-		if plain > 0 && i > 0 {
-			vsAdd = fmt.Sprintf("%.2fx", med.rate()/plain)
+		if plain >= 0 && i > 0 {
+			vsAdd = fmt.Sprintf("%.2fx", medianRatio(results[i], results[plain]))
 		}
-		fmt.Fprintf(w, "%s\t%.0f\t%.2fx\t%s\t%v\t%v\t%.1f\t", m.name, med.rate(), med.rate()/base, vsAdd,
+		fmt.Fprintf(w, "%s\t%.0f\t%.2fx\t%s\t%v\t%v\t%.1f\t", m.name, med.rate(), medianRatio(results[i], results[0]), vsAdd,
 			med.percentile(0.5).Round(time.Microsecond), med.percentile(0.99).Round(time.Microsecond),
 			float64(med.allocs)/float64(med.ops))
 		if conf.stats {
@@ -306,6 +305,17 @@ func measure(ctx context.Context, op func(context.Context, int) error, conf conf
 	}
 	sort.Slice(m.latencies, func(i, j int) bool { return m.latencies[i] < m.latencies[j] })
 	return m, firstErr
+}
+
+// medianRatio is the median over rounds of a's rate to b's in the same round: modes take
+// turns within a round, so a burst of load from elsewhere weighs on both sides of a ratio.
+func medianRatio(a, b []measurement) float64 {
+	ratios := make([]float64, len(a))
+	for r := range a {
+		ratios[r] = a[r].rate() / b[r].rate()
+	}
+	sort.Float64s(ratios)
+	return ratios[len(ratios)/2]
 }
 
 // median returns the round with the median rate.
