@@ -56,8 +56,10 @@ func newCoalescer(cache Cache) *coalescer {
 // caller whose ctx ends before its batch is sent is left out of it; one whose batch is
 // already in flight gets ctx's error wrapped in ErrUnknownOutcome: the add may or may not
 // have been applied, as with any call cut short. The caller that sends a batch is the
-// one with the latest deadline (or none), and the batch is sent with that deadline, so
-// that no caller leaving cancels the others' adds and none waits past its own deadline.
+// one with the latest deadline (or none), and the batch is sent with that deadline but
+// without its cancellation, so that no caller leaving cancels the others' adds and none
+// waits past its own deadline; a sender cancelled without a deadline returns when its
+// batch does, as a plain add's call runs to its end.
 func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
 	if err := ctx.Err(); err != nil {
 		return CacheResult{}, err
