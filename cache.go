@@ -120,9 +120,7 @@ type Idempotency struct {
 	// cluster hash slot. While it exists, the change is not applied again: its recorded
 	// outcome is returned, with CacheResult.Replayed set; except that an add whose record
 	// says it was taken back (see AddRecordKey and Forget) is a fresh attempt. Refusals
-	// (limit exceeded, below zero) are recorded too; a missing usage is not. An add finds
-	// its limit and usage first: when one is absent it reports CacheLimitMissing or
-	// CacheMissing even if a record exists, and the record is replayed once they are back.
+	// (limit exceeded, below zero) are recorded too; a missing usage is not.
 	RecordKey string
 	// Retention is how long the record is kept; it must be positive when RecordKey is set.
 	Retention time.Duration

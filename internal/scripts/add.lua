@@ -15,8 +15,7 @@
 -- ARGV[6]  1 (record): the record is this add's. If it holds an outcome (applied or
 --          refused), reply with it and change nothing; if it is absent, or says the add was
 --          taken back (by a reduce with the same key, or because Next failed), this is a
---          fresh attempt, recorded. The limit and usage are read first: an absent one is
---          reported (4, 1) before the record is looked at. 2 (put back): this add puts back a reduce whose Next
+--          fresh attempt, recorded. 2 (put back): this add puts back a reduce whose Next
 --          failed. If that reduce took back the add recorded under the same key, the add
 --          is applied again; otherwise the record is the reduce's own, and the reduce is put
 --          back only while that record exists, which is deleted. Either way with no limit
@@ -93,35 +92,24 @@ if recordKey and ARGV[6] == '2' then
   return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
 end
 
--- With a record (mode 1) the outcome is decided first and written nowhere; then SET NX
--- writes it as the record, unless a record is there. Then that record is read: an earlier
--- outcome is replayed and nothing is written; one that says the add was taken back is
--- overwritten (a fresh attempt). Only then is the usage changed. A fresh keyed add, the
--- common case, so costs one SET beside a plain add.
-local function done(status, usage, write)
+if recordKey then
+  local record = redis.call('GET', recordKey)
+  if record then
+    local state, usage, recordedLimit = parse(record)
+    if not state then
+      return {9, record, recordKey}
+    end
+    if state == '0' or state == '2' then
+      return {tonumber(state), tonumber(usage), tonumber(recordedLimit), 1}
+    end
+    -- Taken back: this add is a fresh attempt.
+  end
+end
+
+local function done(status, usage)
   if recordKey and (status == 0 or status == 2) then
     -- %d, not concatenation: Lua would write a large number as 9.007199254741e+15.
-    local record = string.format('%d %d %d %d', status, usage, limit, amount)
-    if not redis.call('SET', recordKey, record, 'NX', 'PX', retention) then
-      local old = redis.call('GET', recordKey)
-      local state, recordedUsage, recordedLimit = parse(old)
-      if not state then
-        return {9, old, recordKey}
-      end
-      if state == '0' or state == '2' then
-        return {tonumber(state), tonumber(recordedUsage), tonumber(recordedLimit), 1}
-      end
-      redis.call('SET', recordKey, record, 'PX', retention) -- taken back: a fresh attempt
-    end
-  end
-  if write == 'incr' then
-    redis.call('INCRBY', KEYS[1], amount) -- keeps the key's expiration
-  elseif write == 'create' then
-    if absent > 0 then
-      redis.call('SET', KEYS[1], amount, 'PX', absent)
-    else
-      redis.call('SET', KEYS[1], amount)
-    end
+    redis.call('SET', recordKey, string.format('%d %d %d %d', status, usage, limit, amount), 'PX', retention)
   end
   return {status, usage, limit, 0}
 end
@@ -148,12 +136,17 @@ if not usage then
   if amount > limit then
     return done(2, 0)
   end
-  return done(0, amount, 'create')
+  if absent > 0 then
+    redis.call('SET', KEYS[1], amount, 'PX', absent)
+  else
+    redis.call('SET', KEYS[1], amount)
+  end
+  return done(0, amount)
 end
 
 -- Not usage + amount > limit: that sum can pass 2^53, where doubles round.
 if usage > limit - amount then
   return done(2, usage)
 end
--- The result is at most the limit, so exact.
-return done(0, usage + amount, 'incr')
+-- INCRBY keeps the key's expiration; the result is at most the limit, so exact.
+return done(0, redis.call('INCRBY', KEYS[1], amount))
