@@ -41,10 +41,12 @@ type AddUsageOption struct {
 	Irreversible bool
 	// Coalesce sends concurrent adds to the same key together, as one script call that
 	// decides them in arrival order with exactly the outcomes they would have had one by
-	// one. While a call for a key is in flight, newcomers queue, and the queue goes as the
-	// next call: no timer, no added wait when the key is quiet. It raises throughput on a
-	// hot key (a flash sale). Each caller still gets its own result, error, listener call,
-	// Next and undo.
+	// one. An add on a key with nothing in flight goes straight out from the caller's
+	// goroutine as a plain add; only an add that finds a call in flight for its key
+	// queues, and the queue goes as the next call: no timer, no added wait when the key is
+	// quiet, and no cost when adds are spread over many keys. It raises throughput on a
+	// hot key (a flash sale) several times. Each caller still gets its own result, error,
+	// listener call, Next and undo. Adds with an IdempotencyKey are sent alone.
 	Coalesce bool
 	// CacheLimit keeps the limit in Redis at LimitKey(usage key), loaded from
 	// GetQuotaLimit through the same locked loader as the usage and read by the same

@@ -31,7 +31,7 @@ type QuotaUsageRequest struct {
 	// Data is passed through untouched to your functions, for whatever they need.
 	Data interface{}
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
-	// window (Option.IdempotencyRetention, 24h by default): a repeat of an add with the
+	// window (Option.IdempotencyRetention, an hour by default): a repeat of an add with the
 	// same key returns the first outcome, the same usage or the same kind of error, and
 	// changes nothing. Use one key per claim, such as an order ID: a resent script or a
 	// retried Do then counts once. The record is written by the same atomic script as the
@@ -110,11 +110,17 @@ func (f UpdateQuotaUsageFunc) Do(ctx context.Context, req *QuotaUsageRequest) (i
 // defaults: LockIn 3s, MaxRetry 10, RetryIn 100ms.
 type GetQuotaUsageConfig struct {
 	// LockIn is how long the loader lock is held at most, and so how long other
-	// processes wait for a loader that died.
+	// processes wait for a loader that died. A change that finds another process loading
+	// waits for it at most twice LockIn in all (and never past its context): time for a
+	// holder that died to lose the lock, and for the next loader to load.
 	LockIn time.Duration
-	// MaxRetry is how many times a change is retried after finding the usage missing.
+	// MaxRetry is how many times a change is retried after a load that left the usage in
+	// Redis, when it finds the usage missing again (evicted as soon as loaded). Waiting
+	// for another process's load is bounded by time (LockIn), not by this count.
 	MaxRetry int
-	// RetryIn is the wait before retrying while another process holds the loader lock.
+	// RetryIn is the longest wait between two looks while another process holds the
+	// loader lock: the waits start at 1ms and double up to RetryIn, so that a change
+	// learns soon after the loaded value lands.
 	RetryIn time.Duration
 }
 
@@ -138,8 +144,15 @@ func (c GetQuotaUsageConfig) withDefaults() GetQuotaUsageConfig {
 	return c
 }
 
-// DefaultIdempotencyRetention is how long an idempotency record is kept by default.
-const DefaultIdempotencyRetention = 24 * time.Hour
+// DefaultIdempotencyRetention is how long an idempotency record is kept by default: a
+// retry window, not a day. It covers the library's own resends (under a second), a
+// claim's compensating reduce, and the retries of clients and queues at their usual
+// settings (seconds to minutes), with room to spare. Records cost Redis memory in
+// proportion: records per second x retention x about 200 bytes (a day of 1,000 keyed
+// claims a second is about 18 GB; an hour, 0.75 GB). A repeat that comes after its
+// record expired is a fresh attempt, so set Option.IdempotencyRetention to the longest
+// time your retries can take (a queue's redelivery limit, a user resubmitting).
+const DefaultIdempotencyRetention = time.Hour
 
 // maxIdempotencyKey bounds the length of an idempotency key.
 const maxIdempotencyKey = 256

@@ -11,15 +11,24 @@ import (
 // for long.
 const maxBatch = 512
 
-// coalescer sends concurrent adds to the same key together, as one script call that
-// decides them in arrival order (group commit, no timer): while a call for a key is in
-// flight, newcomers queue, and the queue goes as the next call. The adds of one
-// AddQuotaUsage to one key share its LimitKey and CreateMissing; when a batch creates the
-// key, the first add's Expiration is used.
+// coalescer sends concurrent adds to the same key together (group commit, no timer). An
+// add on a key with nothing in flight goes straight out from its caller's goroutine as a
+// plain add, through Cache.AddUsage: no queue, no channel, no goroutine, the same cost
+// and the same unknown-outcome handling as without Option.Coalesce. Only an add that
+// finds a call in flight for its key queues. When that call returns, its caller hands the
+// queue, as one batch, to one of the queued callers, which sends it with AddUsageBatch
+// (deciding the adds in arrival order) from its own goroutine, hands the next queue on
+// the same way, and gives each caller of its batch its result. So one call per key is in
+// flight at a time, no goroutine is started, and a quiet key, or one of many keys, never
+// waits for anything.
+//
+// The adds of one AddQuotaUsage to one key share its LimitKey and CreateMissing; when a
+// batch creates the key, the first add's Expiration is used.
 type coalescer struct {
 	cache Cache
 	mu    sync.Mutex
-	keys  map[string]*addQueue // keys with a call in flight
+	// keys holds the keys with a call in flight; the queue is nil until an add waits.
+	keys map[string]*addQueue
 }
 
 type addQueue struct {
@@ -34,109 +43,158 @@ type queuedAdd struct {
 	err       error
 	sent      bool // guarded by coalescer.mu
 	abandoned bool // guarded by coalescer.mu
+	// batch is set, before done is closed, on the add whose caller sends the batch.
+	batch []*queuedAdd // guarded by coalescer.mu
 }
 
 func newCoalescer(cache Cache) *coalescer {
 	return &coalescer{cache: cache, keys: map[string]*addQueue{}}
 }
 
-// add queues args behind the call in flight for its key, or starts one, and waits for
-// its own result. A caller whose ctx ends before its batch is sent is left out of it;
-// one whose batch is already in flight gets ctx's error wrapped in ErrUnknownOutcome:
-// the add may or may not have been applied, as with any call cut short.
+// add sends args at once when its key has nothing in flight, or else queues it for the
+// next batch of its key and waits for its own result (or for the batch to send). A
+// caller whose ctx ends before its batch is sent is left out of it; one whose batch is
+// already in flight gets ctx's error wrapped in ErrUnknownOutcome: the add may or may not
+// have been applied, as with any call cut short. The caller that sends a batch is the
+// one with the latest deadline (or none), and the batch is sent with that deadline but
+// without its cancellation, so that no caller leaving cancels the others' adds and none
+// waits past its own deadline; a sender cancelled without a deadline returns when its
+// batch does, as a plain add's call runs to its end.
 func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
 	if err := ctx.Err(); err != nil {
 		return CacheResult{}, err
 	}
-	a := &queuedAdd{ctx: ctx, args: args, done: make(chan struct{})}
 	c.mu.Lock()
 	q, inFlight := c.keys[args.Key]
 	if !inFlight {
+		c.keys[args.Key] = nil
+		c.mu.Unlock()
+		res, err := c.cache.AddUsage(ctx, args)
+		c.handOff(args.Key)
+		return res, err
+	}
+	if q == nil {
 		q = &addQueue{}
 		c.keys[args.Key] = q
 	}
+	a := &queuedAdd{ctx: ctx, args: args, done: make(chan struct{})}
 	q.waiting = append(q.waiting, a)
 	c.mu.Unlock()
-	if !inFlight {
-		go c.send(args.Key, q)
-	}
 
 	select {
 	case <-a.done:
-		return a.res, a.err
 	case <-ctx.Done():
 		c.mu.Lock()
 		a.abandoned = !a.sent
+		sends := a.batch != nil
 		c.mu.Unlock()
-		if !a.abandoned {
+		if a.abandoned {
+			return CacheResult{}, ctx.Err()
+		}
+		if !sends {
 			return CacheResult{}, fmt.Errorf("%w: its batch was sent: %w", ErrUnknownOutcome, ctx.Err())
 		}
-		return CacheResult{}, ctx.Err()
+		// Chosen to send its batch just as its context ended: the others wait for it.
+		<-a.done
+	}
+	if a.batch != nil {
+		c.send(a)
+	}
+	return a.res, a.err
+}
+
+// handOff is called when the call in flight for key returns: the key is free again,
+// unless adds queued meanwhile; then they go as the next batch, sent by one of them.
+func (c *coalescer) handOff(key string) {
+	c.mu.Lock()
+	sender := c.next(key)
+	c.mu.Unlock()
+	if sender != nil {
+		close(sender.done)
 	}
 }
 
-// send sends the queue of key as batches until it is empty.
-func (c *coalescer) send(key string, q *addQueue) {
-	for {
-		batch := c.next(key, q)
-		if len(batch) == 0 {
-			return
+// send sends the batch of sender, hands the key's queue on, and gives each add its
+// result.
+func (c *coalescer) send(sender *queuedAdd) {
+	batch := sender.batch
+	args := make([]AddUsageArgs, len(batch))
+	for i, a := range batch {
+		args[i] = a.args
+	}
+	ctx, cancel := batchContext(sender.ctx)
+	var results []CacheResult
+	var err error
+	if len(batch) == 1 { // the plain script: a batch of one costs no more than an add
+		var res CacheResult
+		res, err = c.cache.AddUsage(ctx, args[0])
+		results = []CacheResult{res}
+	} else {
+		results, err = c.cache.AddUsageBatch(ctx, args)
+	}
+	cancel()
+	c.handOff(sender.args.Key)
+	for i, a := range batch {
+		if err != nil {
+			a.err = err
+		} else {
+			a.res = results[i]
 		}
-		args := make([]AddUsageArgs, len(batch))
-		for i, a := range batch {
-			args[i] = a.args
-		}
-		ctx, cancel := batchContext(batch)
-		results, err := c.cache.AddUsageBatch(ctx, args)
-		cancel()
-		for i, a := range batch {
-			if err != nil {
-				a.err = err
-			} else {
-				a.res = results[i]
-			}
+		if a != sender {
 			close(a.done)
 		}
 	}
 }
 
-// next takes up to maxBatch queued adds that are still wanted, or, when none are left,
-// retires the queue so that the next add for key starts a new one.
-func (c *coalescer) next(key string, q *addQueue) []*queuedAdd {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// next takes up to maxBatch queued adds of key that are still wanted, and returns the
+// one whose caller is to send them (nil when none are left: the key is free again). An
+// add whose context has ended is left out. Called with c.mu held.
+func (c *coalescer) next(key string) *queuedAdd {
+	q := c.keys[key]
+	if q == nil {
+		delete(c.keys, key)
+		return nil
+	}
 	var batch []*queuedAdd
+	var sender *queuedAdd
+	var latest time.Time
 	taken := 0
 	for _, a := range q.waiting {
 		if len(batch) == maxBatch {
 			break
 		}
 		taken++
-		if a.abandoned {
+		if a.abandoned || a.ctx.Err() != nil {
+			a.abandoned = true
 			continue
 		}
 		a.sent = true
 		batch = append(batch, a)
+		// The sender is the one that may wait longest: no deadline, or the latest.
+		deadline, ok := a.ctx.Deadline()
+		switch {
+		case sender == nil:
+			sender, latest = a, deadline
+		case latest.IsZero():
+		case !ok || deadline.After(latest):
+			sender, latest = a, deadline
+		}
 	}
 	q.waiting = q.waiting[taken:]
 	if len(batch) == 0 { // every add queued was taken or abandoned
 		delete(c.keys, key)
+		return nil
 	}
-	return batch
+	sender.batch = batch
+	return sender
 }
 
-// batchContext is the context a batch is sent with: no one caller leaving may cancel the
-// others' adds, so it ends only at the latest of their deadlines (when all have one).
-func batchContext(batch []*queuedAdd) (context.Context, context.CancelFunc) {
-	var latest time.Time
-	for _, a := range batch {
-		deadline, ok := a.ctx.Deadline()
-		if !ok {
-			return context.WithCancel(context.WithoutCancel(batch[0].ctx))
-		}
-		if deadline.After(latest) {
-			latest = deadline
-		}
+// batchContext is the context a batch is sent with: its sender's values and deadline
+// (the latest of the batch), without its cancellation, so that the sender leaving does
+// not cancel the others' adds.
+func batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	}
-	return context.WithDeadline(context.WithoutCancel(batch[0].ctx), latest)
+	return context.WithCancel(context.WithoutCancel(ctx))
 }

@@ -3,6 +3,7 @@ package andromeda_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"sync"
 	"sync/atomic"
@@ -14,27 +15,51 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recordingCache records every batch the coalescer sends, in the order Redis decided them.
+// recordingCache records every call the coalescer makes, an add sent alone
+// (AddUsage) or a batch (AddUsageBatch), in the order Redis decided them: one call per key
+// is in flight at a time.
 type recordingCache struct {
 	andromeda.Cache
 	mu      sync.Mutex
 	decided []andromeda.AddUsageArgs
 	results []andromeda.CacheResult
-	batches int
+	batches int // calls of either kind
+	alone   int // of which adds sent alone
 	largest int
-	// entered, if set, hears of each batch before it is sent; release, if set, holds it.
+	// entered, if set, hears of each call (its number of adds) before it is sent;
+	// release, if set, holds it until it is released or its context ends.
 	entered chan int
 	release chan struct{}
 }
 
+func (r *recordingCache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
+	results, err := r.record(ctx, []andromeda.AddUsageArgs{args}, func(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
+		res, err := r.Cache.AddUsage(ctx, batch[0])
+		return []andromeda.CacheResult{res}, err
+	})
+	r.mu.Lock()
+	r.alone++
+	r.mu.Unlock()
+	return results[0], err
+}
+
 func (r *recordingCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
+	return r.record(ctx, batch, r.Cache.AddUsageBatch)
+}
+
+func (r *recordingCache) record(ctx context.Context, batch []andromeda.AddUsageArgs,
+	call func(context.Context, []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error)) ([]andromeda.CacheResult, error) {
 	if r.entered != nil {
 		r.entered <- len(batch)
 	}
 	if r.release != nil {
-		<-r.release
+		select {
+		case <-r.release:
+		case <-ctx.Done(): // as a real Cache reports a call cut short
+			return make([]andromeda.CacheResult, len(batch)), fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, ctx.Err())
+		}
 	}
-	results, err := r.Cache.AddUsageBatch(ctx, batch)
+	results, err := call(ctx, batch)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
@@ -188,4 +213,62 @@ func TestCoalescedCallerThatLeavesIsNotCounted(t *testing.T) {
 	require.NoError(t, <-first)
 	assert.Equal(t, int64(1), b.get(t, keyOf("hot")), "the 5 that left was never sent")
 	assert.Equal(t, 1, rec.batches)
+}
+
+// An add on a key with nothing in flight goes straight out as a plain add (AddUsage), and
+// adds spread over many keys, one at a time per key, never build a batch.
+func TestCoalescedAddAloneGoesStraightOut(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	rec, coalesce := coalescing(b)
+	add := newAdd(b, db, coalesce)
+	for i := 0; i < 20; i++ {
+		quota := fmt.Sprint("q", i%5)
+		if i < 5 {
+			db.put(quota, 100, 0)
+			b.set(t, keyOf(quota), 0)
+		}
+		usage, err := add.Do(context.Background(), req(quota, 2))
+		require.NoError(t, err)
+		assert.Equal(t, int64(2*(i/5+1)), usage)
+	}
+	assert.Equal(t, 20, rec.alone, "every add went alone")
+	assert.Equal(t, 20, rec.batches)
+	assert.Equal(t, 1, rec.largest)
+}
+
+// The batch is sent by the caller that may wait longest (here the one without a
+// deadline); another caller of the batch whose deadline passes while it is in flight
+// leaves at once, told the outcome is unknown, and the batch still decides its add.
+func TestCoalescedCallerLeavesWhileAnotherSendsTheBatch(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("hot", 100, 0)
+	b.set(t, keyOf("hot"), 0)
+	rec, coalesce := coalescing(b)
+	rec.entered, rec.release = make(chan int, 4), make(chan struct{})
+	add := newAdd(b, db, coalesce)
+
+	first := make(chan error, 1)
+	go func() { _, err := add.Do(context.Background(), req("hot", 1)); first <- err }()
+	require.Equal(t, 1, <-rec.entered) // in flight alone, held
+
+	patient := make(chan error, 1)
+	go func() { _, err := add.Do(context.Background(), req("hot", 2)); patient <- err }()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	hasty := make(chan error, 1)
+	go func() { _, err := add.Do(ctx, req("hot", 4)); hasty <- err }()
+	require.Eventually(t, func() bool { return b.get(t, keyOf("hot")) == 0 && len(rec.entered) == 0 }, time.Second, time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // both queued behind the first
+
+	rec.release <- struct{}{}
+	require.NoError(t, <-first)
+	require.Equal(t, 2, <-rec.entered, "the two queued adds go as one batch")
+	err := <-hasty // while the batch is held
+	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	close(rec.release)
+	require.NoError(t, <-patient)
+	assert.Equal(t, int64(7), b.get(t, keyOf("hot")), "the batch decided both adds")
 }

@@ -19,7 +19,8 @@ var (
 	// ErrLockedKey: another process holds the lock for loading a quota's usage.
 	ErrLockedKey = errors.New("quota usage key is locked")
 	// ErrMaxRetryExceeded: the usage was still missing after GetQuotaUsageConfig.MaxRetry
-	// retries; the error also wraps the last cause (ErrLockedKey or ErrQuotaNotFound).
+	// loads (ErrQuotaNotFound), or after waiting twice LockIn for another process's load
+	// (ErrLockedKey); the error also wraps that cause.
 	ErrMaxRetryExceeded = errors.New("max retry exceeded")
 	// ErrInvalidRequest: the request, or a value a configured function returned for it,
 	// cannot be used (nil request, usage not positive, empty key, negative limit, ...).

@@ -57,30 +57,53 @@ type missingKey struct {
 	key    string
 }
 
+// firstLockWait is the first wait for a load that another process is running; the waits
+// double from there up to RetryIn, so that a quick load (a few ms) is seen a few ms after
+// it lands, and a slow one costs a request every RetryIn at most.
+const firstLockWait = time.Millisecond
+
 // retryMissing runs change until it no longer finds a key missing, loading each key it
-// reports, at most conf.MaxRetry times, RetryIn apart while another process loads.
+// reports. While another process holds the key's loader lock, change runs again after
+// waits growing from firstLockWait to RetryIn, until the value lands or the lock is free
+// to take; those waits end with ErrMaxRetryExceeded (and ErrLockedKey) once twice LockIn
+// has passed since the first of them: time for a holder that died to lose its lock, and
+// for the next loader to load. A key found missing again after MaxRetry loads (evicted as
+// soon as written) ends with ErrMaxRetryExceeded and ErrQuotaNotFound. ctx ends it
+// sooner.
 func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaRequest, change func() (*missingKey, error)) error {
 	conf = conf.withDefaults()
-	cause := ErrQuotaNotFound
-	for retries := 0; ; retries++ {
+	var waitingSince time.Time
+	wait, loads := firstLockWait, 0
+	for {
 		missing, err := change()
 		if err != nil || missing == nil {
 			return err
 		}
-		if retries == conf.MaxRetry {
-			return fmt.Errorf("%w (%d): %w", ErrMaxRetryExceeded, conf.MaxRetry, cause)
+		if loads == conf.MaxRetry {
+			return fmt.Errorf("%w (%d loads): %w", ErrMaxRetryExceeded, conf.MaxRetry, ErrQuotaNotFound)
 		}
-		cause = ErrQuotaNotFound
 		err = missing.loader.load(ctx, missing.key, req)
-		if errors.Is(err, ErrLockedKey) {
-			// Another process is loading it: give it time.
-			cause = err
-			if err := sleep(ctx, conf.RetryIn); err != nil {
-				return err
-			}
-		} else if err != nil {
+		if err == nil {
+			loads++
+			continue
+		}
+		if !errors.Is(err, ErrLockedKey) {
 			return err
 		}
+		// Another process is loading it: look again soon.
+		now := time.Now()
+		if waitingSince.IsZero() {
+			waitingSince = now
+		}
+		left := 2*conf.LockIn - now.Sub(waitingSince)
+		if left <= 0 {
+			return fmt.Errorf("%w (waited %v for the load of %q): %w", ErrMaxRetryExceeded,
+				now.Sub(waitingSince).Round(time.Millisecond), missing.key, err)
+		}
+		if err := sleep(ctx, min(wait, left)); err != nil {
+			return err
+		}
+		wait = min(2*wait, conf.RetryIn)
 	}
 }
 

@@ -138,17 +138,20 @@ func TestDeadLoaderLockExpires(t *testing.T) {
 	})
 }
 
-func TestLockedKeyGivesUpAfterMaxRetry(t *testing.T) {
+// A lock held elsewhere that never frees: the wait ends after twice LockIn.
+func TestLockedKeyGivesUpAfterTwiceLockIn(t *testing.T) {
 	b := miniredisBackend(t)
 	db := newQuotaDB()
 	db.put("v1", 10, 1)
 	_, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", time.Minute)
 	require.NoError(t, err)
 	add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
-		c.GetQuotaUsageConfig = andromeda.GetQuotaUsageConfig{MaxRetry: 3, RetryIn: time.Millisecond}
+		c.GetQuotaUsageConfig = andromeda.GetQuotaUsageConfig{LockIn: 50 * time.Millisecond, MaxRetry: 3, RetryIn: 5 * time.Millisecond}
 	})
+	start := time.Now()
 	_, err = add.Do(context.Background(), req("v1", 1))
 	require.ErrorIs(t, err, andromeda.ErrMaxRetryExceeded)
+	assert.GreaterOrEqual(t, time.Since(start), 100*time.Millisecond, "it waited twice LockIn, not MaxRetry steps")
 	require.ErrorIs(t, err, andromeda.ErrLockedKey)
 	assert.Zero(t, db.loads.Load())
 	assert.Equal(t, int64(-1), b.get(t, keyOf("v1")))

@@ -156,9 +156,8 @@ func TestCoalescedBatchWithUnknownOutcome(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	rec.release <- struct{}{}
 	assert.ErrorIs(t, <-errs, andromeda.ErrUnknownOutcome)
-	<-rec.entered // the second add's batch is sent, and held until its caller gives up
+	<-rec.entered // the second add's batch is sent, by its caller, and held until its deadline
 	err := <-errs
 	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	rec.release <- struct{}{}
 }

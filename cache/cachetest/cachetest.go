@@ -564,6 +564,19 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 	res, err = h.Cache.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
+	res, err = h.Cache.AddUsage(ctx, args)
+	require.NoError(t, err)
+	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, res, "the fresh attempt is recorded")
+	assertRaw(t, h, "k", "8")
+	assertTTL(t, h, "{k}:rec", time.Hour)
+
+	// A record key holding something else is reported, and nothing changes.
+	require.NoError(t, h.SetRaw(ctx, "{k}:junk", "not a record"))
+	_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10,
+		Idempotency: andromeda.Idempotency{RecordKey: "{k}:junk", Retention: time.Hour}})
+	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+	assertRaw(t, h, "k", "8")
+	assertRaw(t, h, "{k}:junk", "not a record")
 
 	// Large numbers are recorded exactly.
 	require.NoError(t, h.SetRaw(ctx, "big", "9007199254740000"))
