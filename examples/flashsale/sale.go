@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,6 +89,9 @@ func runSale(ctx context.Context, cache andromeda.Cache, conf saleConfig) (repor
 		GetQuotaUsageExpiration: andromeda.GetQuotaExpirationFunc(expiration),
 	})
 
+	// Order IDs are unique across runs, as a shop's are: a run with the same seed must not
+	// replay the orders of the last one from their idempotency records.
+	run := strconv.FormatInt(time.Now().UnixNano(), 36)
 	rng := rand.New(rand.NewSource(conf.Seed))
 	type buyer struct {
 		quantity  int64
@@ -125,7 +129,7 @@ func runSale(ctx context.Context, cache andromeda.Cache, conf saleConfig) (repor
 					// The order ID: a change whose reply was lost is retried by the library
 					// with it and counted once, and the give-back below takes back exactly
 					// this order's add.
-					request.IdempotencyKey = fmt.Sprintf("order-%d-%d", conf.Seed, i)
+					request.IdempotencyKey = fmt.Sprintf("order-%s-%d", run, i)
 				}
 				began := time.Now()
 				_, err := take.Do(ctx, request)
