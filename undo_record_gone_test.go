@@ -40,3 +40,29 @@ func TestUndoAfterTheAddsRecordIsGone(t *testing.T) {
 		}
 	})
 }
+
+// The same for a keyed reduce of its own (a refund ID no add recorded): its record is
+// gone when Next fails, the put-back finds nothing to put back and changes nothing.
+//
+// FAILS: Do returns Next's error alone and the usage stays reduced (4 of 5).
+func TestPutBackAfterTheReducesRecordIsGone(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		db.put("pg", 10, 5)
+		b.set(t, keyOf("pg"), 5)
+		errNext := errors.New("refund row failed")
+		reduce := newReduce(b, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+			c.Option.IdempotencyRetention = 30 * time.Millisecond
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				time.Sleep(150 * time.Millisecond) // the record expires meanwhile
+				return 0, errNext
+			})
+		})
+		_, err := reduce.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "pg", Usage: 1, IdempotencyKey: "refund-9"})
+		require.ErrorIs(t, err, errNext)
+		usage := b.get(t, keyOf("pg"))
+		if !errors.Is(err, andromeda.ErrUndoFailed) {
+			assert.Equal(t, int64(5), usage, "Do reported Next's error alone, so the reduce must be put back; err: %v", err)
+		}
+	})
+}
