@@ -1,0 +1,56 @@
+package andromeda_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/ramadani/andromeda"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Two Do calls with one idempotency key overlap (a queue redelivers a message while its
+// first delivery is still being handled). The first applies the add and waits in Next;
+// the second is a repeat: it gets the first outcome ("applied"), and its Next (the
+// insert) succeeds. Then the first's Next fails and it undoes the add. The claim the
+// second Do kept is then counted nowhere: "a repeat returns the first outcome ... and
+// changes nothing" (README, "Counting once"), but the first outcome was taken back after
+// it was handed out.
+//
+// FAILS: usage 0 with one claim kept and reported applied.
+func TestRepeatDuringNextOfTheFirstDo(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		db.put("cr", 10, 0)
+		errNext := errors.New("insert failed")
+		inNext, release := make(chan struct{}), make(chan struct{})
+		first := true
+		add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				if first { // only the first Do gets here before release; no race
+					first = false
+					close(inNext)
+					<-release
+					return 0, errNext
+				}
+				return 1, nil
+			})
+		})
+		ctx := context.Background()
+		claim := func() *andromeda.QuotaUsageRequest {
+			return &andromeda.QuotaUsageRequest{QuotaID: "cr", Usage: 1, IdempotencyKey: "msg-1"}
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := add.Do(ctx, claim())
+			done <- err
+		}()
+		<-inNext
+		_, err := add.Do(ctx, claim()) // the redelivery: a repeat, its insert succeeds
+		require.NoError(t, err)
+		close(release)
+		require.ErrorIs(t, <-done, errNext)
+		assert.Equal(t, int64(1), b.get(t, keyOf("cr")), "one claim kept (the repeat's), reported applied")
+	})
+}
