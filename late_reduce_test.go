@@ -64,3 +64,42 @@ func TestLateCompensatingReduceAfterItsUndo(t *testing.T) {
 		assert.Equal(t, int64(1), b.get(t, keyOf("lr")), "a late copy of an undone Do's attempt changed the usage")
 	})
 }
+
+// A keyed add's Next fails and the add is undone (the undo is a reduce of the add's
+// record, sent with retries when its outcome is unknown). A new Do with the key is a fresh
+// attempt and is applied. Then a copy of the first Do's undo, held up on the network,
+// arrives: it is one of the first Do's requests, delivered after that Do ended, and must
+// change nothing.
+//
+// FAILS: the late undo finds the new Do's applied record and takes it back (usage 0 with
+// the second Do's claim reported applied): the undo checks the record's state but not
+// that the record is its own Do's.
+func TestLateUndoAfterAFreshDo(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		db.put("lu", 10, 0)
+		cc := &copyingCache{Cache: b.cache}
+		errNext := errors.New("insert failed")
+		failing := newAdd(backend{cache: cc}, db, func(c *andromeda.AddQuotaUsageConfig) {
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) { return 0, errNext })
+		})
+		add := newAdd(b, db, nil)
+		ctx := context.Background()
+		claim := func() *andromeda.QuotaUsageRequest {
+			return &andromeda.QuotaUsageRequest{QuotaID: "lu", Usage: 1, IdempotencyKey: "order-7"}
+		}
+		_, err := failing.Do(ctx, claim())
+		require.ErrorIs(t, err, errNext)
+		require.Equal(t, int64(0), b.get(t, keyOf("lu")))
+		_, err = add.Do(ctx, claim()) // the retry: a fresh attempt
+		require.NoError(t, err)
+		require.Equal(t, int64(1), b.get(t, keyOf("lu")))
+
+		cc.mu.Lock()
+		require.Len(t, cc.reduces, 1, "the undo")
+		late := cc.reduces[0]
+		cc.mu.Unlock()
+		_, _ = b.cache.ReduceUsage(ctx, late) // the first Do's undo, delivered late
+		assert.Equal(t, int64(1), b.get(t, keyOf("lu")), "a late copy of the first Do's undo took back the second Do's add")
+	})
+}
