@@ -89,8 +89,8 @@ if recordKey and ARGV[6] == '2' then
   if own == nil then
     return ownBad
   end
-  if not own or own.status ~= 0 then
-    return {0, 0, 0, 1} -- already put back, refused, or never taken
+  if own and own.status ~= 0 then
+    return {0, 0, 0, 1} -- already put back, or refused
   end
   local usage, bad = read(KEYS[1])
   if usage == nil then
@@ -98,6 +98,14 @@ if recordKey and ARGV[6] == '2' then
   end
   if usage and usage > MAX - amount then
     return {2, usage, MAX, 0}
+  end
+  if not own then
+    -- The reduce's record is gone (expired or evicted) while its Do, which applied the
+    -- reduce, puts it back: put the amount back as a put-back without a record would.
+    if not usage then
+      return {1, 0, 0, 0}
+    end
+    return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
   end
   -- Undone, not deleted: a late copy of the reduce's attempt must find it so.
   redis.call('SET', recordKey, withAttempt(string.format('12 %d', own.usage), own.attempt), 'PX', retention)

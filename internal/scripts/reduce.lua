@@ -79,7 +79,20 @@ if add then
   return {0, usage, 0, 0}
 end
 if undo then
-  return {0, 0, 0, 1} -- no add to undo: its record is gone
+  -- The add's record is gone (expired or evicted) while its Do, which applied the add,
+  -- undoes it: take the amount back as an undo without a record would, so the add is not
+  -- left counted under an error that says it failed.
+  local usage, bad = read(KEYS[1])
+  if usage == nil then
+    return bad
+  end
+  if not usage then
+    return {1, 0, 0, 0}
+  end
+  if usage < amount then
+    return {3, usage, 0, 0}
+  end
+  return {0, redis.call('DECRBY', KEYS[1], amount), 0, 0}
 end
 
 if recordKey then
