@@ -85,10 +85,11 @@ func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, er
 	case <-a.done:
 	case <-ctx.Done():
 		c.mu.Lock()
-		a.abandoned = !a.sent
+		abandoned := !a.sent // read here, under the lock: next may set a.abandoned too
+		a.abandoned = abandoned
 		sends := a.batch != nil
 		c.mu.Unlock()
-		if a.abandoned {
+		if abandoned {
 			return CacheResult{}, ctx.Err()
 		}
 		if !sends {

@@ -63,8 +63,8 @@ func (c *landingCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddU
 // without ErrUnknownOutcome was not; and the usage is the sum of what Redis applied.
 // Totals held on a real redis-server (3 rounds).
 //
-// FAILS under -race: add reads a.abandoned after unlocking coalescer.mu while next, under
-// the lock, sets it for an add whose context ended (coalesce.go:91 against :168).
+// FAILED under -race before the fix that follows it: add read a.abandoned after unlocking coalescer.mu while next, under
+// the lock, set it for an add whose context ended (coalesce.go:91 against :168).
 func TestCoalescedDeadlinesKeepExactTotals(t *testing.T) {
 	runOn(t, func(t *testing.T, b backend) {
 		for round := 0; round < 3; round++ {
