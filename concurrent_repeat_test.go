@@ -54,3 +54,37 @@ func TestRepeatDuringNextOfTheFirstDo(t *testing.T) {
 		assert.Equal(t, int64(1), b.get(t, keyOf("cr")), "one claim kept (the repeat's), reported applied")
 	})
 }
+
+// The claim is kept: a keyed add and its Next (the insert) succeed, but the reply is lost,
+// so the whole claim is retried with the same key. The repeat is told "applied" (the
+// first outcome) and its Next fails because the row is already there. README
+// ("Counting once"): then "the claim is kept: do not compensate"; but with Next in the
+// config the library's own undo compensates, and a repeat "changes nothing".
+//
+// FAILS: the repeat's undo takes the kept claim's add back: usage 0 with one row kept.
+func TestRepeatWhoseNextFailsKeepsTheFirstClaim(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		db := newQuotaDB()
+		db.put("rk", 10, 0)
+		errDup := errors.New("duplicate row")
+		rows := 0
+		add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				if rows > 0 {
+					return 0, errDup
+				}
+				rows++
+				return 1, nil
+			})
+		})
+		ctx := context.Background()
+		claim := func() *andromeda.QuotaUsageRequest {
+			return &andromeda.QuotaUsageRequest{QuotaID: "rk", Usage: 1, IdempotencyKey: "claim-5"}
+		}
+		_, err := add.Do(ctx, claim())
+		require.NoError(t, err) // its reply is lost on the way to the user
+		_, err = add.Do(ctx, claim())
+		require.ErrorIs(t, err, errDup)
+		assert.Equal(t, int64(rows), b.get(t, keyOf("rk")), "usage must equal the rows kept")
+	})
+}
