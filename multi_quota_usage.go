@@ -26,6 +26,8 @@ type QuotasUsageOption struct {
 	// Listener is told how each Do ended; its updatedUsage is the first quota's.
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the change even when Next fails.
+	// Do then returns Next's error as it is, even a refusal that says nothing changed:
+	// that is Next's answer, and this change stays counted, as asked.
 	Irreversible bool
 }
 

@@ -32,6 +32,8 @@ type ReduceUsageOption struct {
 	// Listener is told how each Do ended.
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the reduce even when Next fails.
+	// Do then returns Next's error as it is, even a refusal that says nothing changed:
+	// that is Next's answer, and this change stays counted, as asked.
 	Irreversible bool
 	// IdempotencyRetention is how long the outcome of a request with an IdempotencyKey
 	// is kept; 0 means DefaultIdempotencyRetention.

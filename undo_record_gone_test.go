@@ -18,7 +18,7 @@ import (
 // the add is still counted, which is ErrUndoFailed's case (errors.go: "taking the change
 // back failed too, so the change is still counted").
 //
-// FAILED before the next commit (now passes): Do returned Next's error alone, no ErrUndoFailed, and the usage stayed at 1: the
+// failed before the fix in the same commit (now passes): Do returned Next's error alone, no ErrUndoFailed, and the usage stayed at 1: the
 // caller, told the claim failed, retries and counts it twice.
 func TestUndoAfterTheAddsRecordIsGone(t *testing.T) {
 	eachRealBackend(t, func(t *testing.T, b backend) {
@@ -44,7 +44,7 @@ func TestUndoAfterTheAddsRecordIsGone(t *testing.T) {
 // The same for a keyed reduce of its own (a refund ID no add recorded): its record is
 // gone when Next fails, the put-back finds nothing to put back and changes nothing.
 //
-// FAILED before the next commit (now passes): Do returned Next's error alone and the usage stayed reduced (4 of 5).
+// failed before the fix in the same commit (now passes): Do returned Next's error alone and the usage stayed reduced (4 of 5).
 func TestPutBackAfterTheReducesRecordIsGone(t *testing.T) {
 	eachRealBackend(t, func(t *testing.T, b backend) {
 		db := newQuotaDB()
