@@ -49,7 +49,7 @@ func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
 	for _, opt := range opts {
 		opt(&a.opts)
 	}
-	if _, ring := client.(*redis.Ring); ring && a.opts.replicas > 0 {
+	if _, ring := client.(*redis.Ring); ring && a.opts.replicas.On() {
 		panic("redisv8.New: WaitForReplicas does not work with a Ring: its shards are standalone servers")
 	}
 	return scriptcache.New(a)

@@ -3,12 +3,9 @@ package redisv8
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/go-redis/redis/v8"
-	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 )
 
@@ -27,22 +24,8 @@ import (
 // errors, which the cache retries after the client reloaded its slot map. Another
 // implementation of UniversalClient is used as it is, with whatever resends it makes.
 
-// script is a Lua source and its SHA1, for EVALSHA.
-type script struct{ source, sha string }
-
-var changeScripts = loadScripts()
-
-func loadScripts() map[scriptcache.Script]script {
-	m := map[scriptcache.Script]script{}
-	for name, source := range scriptcache.Sources {
-		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
-	}
-	m[scriptcache.Touch] = script{source: scriptcache.TouchSource, sha: scriptcache.SHA1(scriptcache.TouchSource)}
-	return m
-}
-
 // WaitsForReplicas reports whether changes are confirmed with WAIT.
-func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas > 0 }
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas.On() }
 
 // session is the part of a sticky connection (*redis.Conn, *redis.Tx) Run uses.
 type session interface {
@@ -54,11 +37,11 @@ type session interface {
 // NOSCRIPT (the script did not run then), each followed by WAIT when WaitForReplicas is
 // set.
 func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (reply any, err error) {
-	s := changeScripts[name]
+	s := scriptcache.Scripts[name]
 	run := func(conn session) error {
-		reply, err = a.eval(ctx, conn, "evalsha", s.sha, keys, args)
+		reply, err = a.eval(ctx, conn, "evalsha", s.SHA, keys, args)
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			reply, err = a.eval(ctx, conn, "eval", s.source, keys, args)
+			reply, err = a.eval(ctx, conn, "eval", s.Text, keys, args)
 		}
 		return nil
 	}
@@ -112,11 +95,11 @@ func (a *adapter) eval(ctx context.Context, conn session, verb, script string, k
 	cmdArgs = append(cmdArgs, args...)
 	cmd := redis.NewCmd(ctx, cmdArgs...)
 
-	if a.opts.replicas == 0 {
+	if !a.opts.replicas.On() {
 		_ = conn.Process(ctx, cmd)
 		return result(cmd, marker)
 	}
-	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas.N, a.opts.replicas.Milliseconds())
 	_, _ = conn.Pipelined(ctx, func(p redis.Pipeliner) error {
 		_ = p.Process(ctx, cmd)
 		_ = p.Process(ctx, wait)
@@ -126,7 +109,7 @@ func (a *adapter) eval(ctx context.Context, conn session, verb, script string, k
 	if err != nil {
 		return nil, err
 	}
-	return reply, a.checkWait(wait)
+	return reply, a.opts.replicas.Check(wait.Result())
 }
 
 // result is the command's reply, with an error that was not a reply from Redis marked
@@ -141,25 +124,6 @@ func result(cmd *redis.Cmd, marker *scriptcache.Marker) (any, error) {
 		return nil, scriptcache.NotSent(err)
 	}
 	return nil, err
-}
-
-// checkWait turns a short count of replicas into ErrUnknownOutcome: the change was
-// applied on the primary, but a failover could lose it.
-func (a *adapter) checkWait(wait *redis.IntCmd) error {
-	n, err := wait.Result()
-	if err != nil {
-		return fmt.Errorf("%w: applied on the primary, but WAIT for %d replicas failed: %w",
-			andromeda.ErrUnknownOutcome, a.opts.replicas, err)
-	}
-	if n < int64(a.opts.replicas) {
-		return fmt.Errorf("%w: applied on the primary, but only %d of %d replicas acknowledged it within %v",
-			andromeda.ErrUnknownOutcome, n, a.opts.replicas, a.opts.replicaTimeout)
-	}
-	return nil
-}
-
-func waitMilliseconds(d time.Duration) int64 {
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // Refresh makes a cluster client reload its slot map soon, after an error that says the

@@ -1,16 +1,16 @@
 package redisv9
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 )
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	replicas       int           // WAIT's numreplicas; 0 sends no WAIT
-	replicaTimeout time.Duration // WAIT's timeout
+	replicas scriptcache.ReplicaWait // the zero value sends no WAIT
 }
 
 // WaitForReplicas makes every change (add, reduce, multi-quota, hold and coalesced
@@ -37,11 +37,6 @@ type options struct {
 // and with a cluster client (WAIT goes to the master that owns the keys); not with a
 // Ring, whose shards are standalone servers (New panics).
 func WaitForReplicas(n int, timeout time.Duration) Option {
-	if n < 1 {
-		panic(fmt.Sprintf("redisv9.WaitForReplicas: n is %d, want at least 1", n))
-	}
-	if timeout < time.Millisecond {
-		panic(fmt.Sprintf("redisv9.WaitForReplicas: timeout is %v, want at least 1ms (0 would block forever)", timeout))
-	}
-	return func(o *options) { o.replicas, o.replicaTimeout = n, timeout }
+	wait := scriptcache.NewReplicaWait("redisv9.WaitForReplicas", n, timeout)
+	return func(o *options) { o.replicas = wait }
 }

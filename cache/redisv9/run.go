@@ -3,12 +3,9 @@ package redisv9
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/redis/go-redis/v9"
 )
@@ -24,30 +21,16 @@ type onceCmd struct{ *redis.Cmd }
 // NoRetry tells go-redis not to send the command again.
 func (onceCmd) NoRetry() bool { return true }
 
-// script is a Lua source and its SHA1, for EVALSHA.
-type script struct{ source, sha string }
-
-var changeScripts = loadScripts()
-
-func loadScripts() map[scriptcache.Script]script {
-	m := map[scriptcache.Script]script{}
-	for name, source := range scriptcache.Sources {
-		m[name] = script{source: source, sha: scriptcache.SHA1(source)}
-	}
-	m[scriptcache.Touch] = script{source: scriptcache.TouchSource, sha: scriptcache.SHA1(scriptcache.TouchSource)}
-	return m
-}
-
 // WaitsForReplicas reports whether changes are confirmed with WAIT.
-func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas > 0 }
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas.On() }
 
 // Run runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT (the
 // script did not run then), each followed by WAIT when WaitForReplicas is set.
 func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (any, error) {
-	s := changeScripts[name]
-	reply, err := a.eval(ctx, "evalsha", s.sha, keys, args)
+	s := scriptcache.Scripts[name]
+	reply, err := a.eval(ctx, "evalsha", s.SHA, keys, args)
 	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		reply, err = a.eval(ctx, "eval", s.source, keys, args)
+		reply, err = a.eval(ctx, "eval", s.Text, keys, args)
 	}
 	return reply, err
 }
@@ -70,7 +53,7 @@ func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, 
 		cmdArgs = append(cmdArgs, args...)
 		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
 
-		if a.opts.replicas == 0 {
+		if !a.opts.replicas.On() {
 			if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
 				return nil, err
 			}
@@ -82,7 +65,7 @@ func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, 
 		}
 		reply, err := result(cmd, marker)
 		if err == nil {
-			return reply, a.checkWait(wait)
+			return reply, a.opts.replicas.Check(wait.Result())
 		}
 		// ASK: the key is moving to another master mid-migration, and the script did
 		// not run here. Send it there, after ASKING, on one connection.
@@ -145,7 +128,7 @@ func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
 // that owns key on a cluster, WAIT having no key of its own to be routed by, or, after
 // ASKING, to askTarget.
 func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd, askTarget *redis.Client) *redis.IntCmd {
-	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas, waitMilliseconds(a.opts.replicaTimeout))
+	wait := redis.NewIntCmd(ctx, "wait", a.opts.replicas.N, a.opts.replicas.Milliseconds())
 	if askTarget != nil {
 		p := askTarget.Pipeline()
 		_ = p.Process(ctx, redis.NewStatusCmd(ctx, "asking"))
@@ -168,25 +151,6 @@ func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd, 
 	_ = p.Process(ctx, wait)
 	_, _ = p.Exec(ctx)
 	return wait
-}
-
-// checkWait turns a short count of replicas into ErrUnknownOutcome: the change was
-// applied on the primary, but a failover could lose it.
-func (a *adapter) checkWait(wait *redis.IntCmd) error {
-	n, err := wait.Result()
-	if err != nil {
-		return fmt.Errorf("%w: applied on the primary, but WAIT for %d replicas failed: %w",
-			andromeda.ErrUnknownOutcome, a.opts.replicas, err)
-	}
-	if n < int64(a.opts.replicas) {
-		return fmt.Errorf("%w: applied on the primary, but only %d of %d replicas acknowledged it within %v",
-			andromeda.ErrUnknownOutcome, n, a.opts.replicas, a.opts.replicaTimeout)
-	}
-	return nil
-}
-
-func waitMilliseconds(d time.Duration) int64 {
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 
 // Refresh makes a cluster client reload its slot map soon, after an error that says the
