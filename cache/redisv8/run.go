@@ -2,7 +2,6 @@ package redisv8
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/go-redis/redis/v8"
@@ -116,14 +115,7 @@ func (a *adapter) eval(ctx context.Context, conn session, verb, script string, k
 // ErrNotSent when the command was never written.
 func result(cmd *redis.Cmd, marker *scriptcache.Marker) (any, error) {
 	reply, err := cmd.Result()
-	if err == nil || errors.Is(err, redis.Nil) {
-		return reply, nil
-	}
-	var redisErr redis.Error
-	if !marker.Written() && !errors.As(err, &redisErr) {
-		return nil, scriptcache.NotSent(err)
-	}
-	return nil, err
+	return scriptcache.Outcome(reply, err, redis.Nil, marker)
 }
 
 // Refresh makes a cluster client reload its slot map soon, after an error that says the

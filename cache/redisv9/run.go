@@ -114,14 +114,7 @@ func (a *adapter) masterAt(ctx context.Context, addr string) *redis.Client {
 // ErrNotSent when the command was never written.
 func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
 	reply, err := cmd.Result()
-	if err == nil || errors.Is(err, redis.Nil) {
-		return reply, nil
-	}
-	var redisErr redis.Error
-	if !marker.Written() && !errors.As(err, &redisErr) {
-		return nil, scriptcache.NotSent(err)
-	}
-	return nil, err
+	return scriptcache.Outcome(reply, err, redis.Nil, marker)
 }
 
 // processWithWait sends cmd and WAIT in one pipeline on one connection: to the master

@@ -99,16 +99,12 @@ if recordKey and ARGV[6] == '2' then
   if usage and usage > MAX - amount then
     return {2, usage, MAX, 0}
   end
-  if not own then
-    -- The reduce's record is gone (expired or evicted) while its Do, which applied the
-    -- reduce, puts it back: put the amount back as a put-back without a record would.
-    if not usage then
-      return {1, 0, 0, 0}
-    end
-    return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
+  -- Undone, not deleted: a late copy of the reduce's attempt must find it so. With the
+  -- record gone (expired or evicted) while its Do, which applied the reduce, puts it back,
+  -- the amount goes back as a put-back without a record would.
+  if own then
+    redis.call('SET', recordKey, withAttempt(string.format('12 %d', own.usage), own.attempt), 'PX', retention)
   end
-  -- Undone, not deleted: a late copy of the reduce's attempt must find it so.
-  redis.call('SET', recordKey, withAttempt(string.format('12 %d', own.usage), own.attempt), 'PX', retention)
   if not usage then
     return {1, 0, 0, 0}
   end

@@ -78,22 +78,10 @@ if add then
   end
   return {0, usage, 0, 0}
 end
-if undo then
-  -- The add's record is gone (expired or evicted) while its Do, which applied the add,
-  -- undoes it: take the amount back as an undo without a record would, so the add is not
-  -- left counted under an error that says it failed.
-  local usage, bad = read(KEYS[1])
-  if usage == nil then
-    return bad
-  end
-  if not usage then
-    return {1, 0, 0, 0}
-  end
-  if usage < amount then
-    return {3, usage, 0, 0}
-  end
-  return {0, redis.call('DECRBY', KEYS[1], amount), 0, 0}
-end
+-- An undo whose add's record is gone (expired or evicted) while its Do, which applied the
+-- add, undoes it: it has no record of its own (recordKey is nil), so it goes on as a
+-- reduce without a record and takes the amount back, and the add is not left counted
+-- under an error that says it failed.
 
 if recordKey then
   local record, bad = reduceRecord(recordKey)
