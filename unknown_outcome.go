@@ -34,11 +34,7 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 		if !keyed || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts {
 			return res, err
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
+		if sleep(ctx, backoff) != nil {
 			return res, err
 		}
 		backoff *= 2
