@@ -60,8 +60,10 @@ type AddUsageOption struct {
 	IdempotencyRetention time.Duration
 }
 
-type addQuotaUsage struct {
-	usageStep
+// quotaAdd is the change of AddQuotaUsage.
+type quotaAdd struct {
+	cache     Cache
+	pace      GetQuotaUsageConfig
 	getKey    GetQuotaKey
 	getLimit  GetQuota
 	retention time.Duration
@@ -82,15 +84,9 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
 		configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
 		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	a := &addQuotaUsage{
-		usageStep: usageStep{
-			op:           opAdd,
-			cache:        conf.Cache,
-			conf:         conf.GetQuotaUsageConfig,
-			next:         conf.Next,
-			irreversible: conf.Option.Irreversible,
-			listener:     conf.Option.Listener,
-		},
+	a := &quotaAdd{
+		cache:     conf.Cache,
+		pace:      conf.GetQuotaUsageConfig,
 		getKey:    conf.GetQuotaUsageKey,
 		getLimit:  conf.GetQuotaLimit,
 		retention: conf.Option.IdempotencyRetention,
@@ -102,35 +98,29 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	if conf.Option.Coalesce {
 		a.coalescer = newCoalescer(conf.Cache)
 	}
-	a.changer = a
-	return a
+	return &usageStep{op: opAdd, apply: a.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
-// Do adds req.Usage to the quota and returns the usage after it.
-func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return a.run(ctx, req)
-}
-
-func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
+func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
 	key, err := usageKey(ctx, a.getKey, qreq)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
 	} else if args.Limit, err = quotaLimit(ctx, a.getLimit, qreq); err != nil {
-		return 0, key, err
+		return 0, key, nil, err
 	}
 	if a.usage.get == nil {
 		args.CreateMissing = true
 		if args.Expiration, err = a.usage.expirationOf(ctx, qreq); err != nil {
-			return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+			return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
 		}
 	}
 
 	var res CacheResult
-	err = retryMissing(ctx, a.conf, qreq, func() (*missingKey, error) {
+	err = retryMissing(ctx, a.pace, qreq, func() (*missingKey, error) {
 		var err error
 		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
@@ -151,11 +141,20 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *Quo
 	})
 	switch {
 	case err != nil:
-		return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+		return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
 	case res.Status != CacheApplied:
-		return 0, key, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
+		return 0, key, nil, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
 	}
-	return res.Usage, key, nil
+	if !undoable {
+		return res.Usage, key, nil, nil
+	}
+	// The undo takes the add back and marks its idempotency record undone, so that a
+	// retry is a fresh attempt and a compensating reduce finds nothing more to take back.
+	idem := forgetting(args.Idempotency)
+	undo := func(ctx context.Context) error {
+		return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
+	}
+	return res.Usage, key, undo, nil
 }
 
 // quotaLimit asks GetQuotaLimit for the limit, and checks it.
@@ -168,14 +167,6 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 		return 0, &QuotaError{Limit: limit, Err: invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))}
 	}
 	return limit, nil
-}
-
-// undo takes back an add, and marks its idempotency record undone, so that a retry is a
-// fresh attempt and a compensating reduce finds nothing more to take back. A key that has
-// gone missing since took the add with it.
-func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
-	idem := forgetting(idempotency(key, opAdd, req, a.retention, attempt))
-	return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.

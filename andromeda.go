@@ -46,7 +46,7 @@ type QuotaUsageRequest struct {
 	// reduce, retry... leaves usage equal to the claims kept, when each step waits for the
 	// one before. When Next fails, the undo works the same way. A reduce with a key that no add recorded (a refund ID) is a
 	// reduce of its own, applied at most once. Coalesced adds with a key are sent alone;
-	// AddQuotasUsage and ReduceQuotasUsage do not take one.
+	// AddMultiQuotaUsage and ReduceMultiQuotaUsage do not take one.
 	IdempotencyKey string
 }
 

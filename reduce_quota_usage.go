@@ -40,8 +40,10 @@ type ReduceUsageOption struct {
 	IdempotencyRetention time.Duration
 }
 
-type reduceQuotaUsage struct {
-	usageStep
+// quotaReduce is the change of ReduceQuotaUsage.
+type quotaReduce struct {
+	cache     Cache
+	pace      GetQuotaUsageConfig
 	getKey    GetQuotaKey
 	usage     *loader
 	retention time.Duration
@@ -57,36 +59,24 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
 		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
 		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	r := &reduceQuotaUsage{
-		usageStep: usageStep{
-			op:           opReduce,
-			cache:        conf.Cache,
-			conf:         conf.GetQuotaUsageConfig,
-			next:         conf.Next,
-			irreversible: conf.Option.Irreversible,
-			listener:     conf.Option.Listener,
-		},
+	r := &quotaReduce{
+		cache:     conf.Cache,
+		pace:      conf.GetQuotaUsageConfig,
 		getKey:    conf.GetQuotaUsageKey,
 		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
 		retention: conf.Option.IdempotencyRetention,
 	}
-	r.changer = r
-	return r
+	return &usageStep{op: opReduce, apply: r.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
-// Do subtracts req.Usage from the quota and returns the usage after it.
-func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return r.run(ctx, req)
-}
-
-func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
+func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
 	key, err := usageKey(ctx, r.getKey, qreq)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention, attempt)}
 	var res CacheResult
-	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
+	err = retryMissing(ctx, r.pace, qreq, func() (*missingKey, error) {
 		var err error
 		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
 			return r.cache.ReduceUsage(ctx, args)
@@ -98,11 +88,20 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	})
 	switch {
 	case err != nil:
-		return 0, key, err
+		return 0, key, nil, err
 	case res.Status != CacheApplied: // below zero, or missing with nothing to load it from
-		return 0, key, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
+		return 0, key, nil, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
 	}
-	return res.Usage, key, nil
+	if !undoable {
+		return res.Usage, key, nil, nil
+	}
+	// The undo puts the reduce back: the add it took back counts again, or its own
+	// record goes.
+	idem := forgetting(args.Idempotency)
+	undo := func(ctx context.Context) error {
+		return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
+	}
+	return res.Usage, key, undo, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -114,13 +113,6 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 		idem.AddRecordKey = recordKey(key, opAdd, req.IdempotencyKey)
 	}
 	return idem
-}
-
-// undo puts back a reduce: the add it took back counts again, or its own record goes. A
-// key that has gone missing since took the reduce with it.
-func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
-	idem := forgetting(reduceIdempotency(key, req, r.retention, attempt))
-	return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 
 // putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond

@@ -1,0 +1,33 @@
+package andromeda
+
+import "fmt"
+
+// Quota is a quota: its limit, usage, key and expiration functions. AddMultiQuotaUsage
+// and ReduceMultiQuotaUsage change several together; NewQuotaHolds holds from one. Its
+// functions receive the request's QuotaID and Data, like AddQuotaUsage's do: a per-user
+// quota can take the user from Data.
+type Quota struct {
+	// GetQuotaLimit returns the quota's limit; required to add or hold.
+	GetQuotaLimit GetQuota
+	// GetQuotaUsage loads the usage when the key is missing; without it a missing key
+	// starts at zero.
+	GetQuotaUsage GetQuota
+	// GetQuotaUsageKey returns the Redis key of the quota's usage; required. On a cluster
+	// the keys of quotas changed together must share a hash slot: give them a common
+	// hash tag.
+	GetQuotaUsageKey GetQuotaKey
+	// GetQuotaUsageExpiration returns how long a stored usage is kept (0: no expiration).
+	GetQuotaUsageExpiration GetQuotaExpiration
+}
+
+// mustBeQuota panics, naming the field of config (field is the quota's path in it), when
+// q lacks a required function or holds a nil one; the limit is required when needLimit.
+func mustBeQuota(config, field string, q Quota, needLimit bool) {
+	name := func(f string) string { return fmt.Sprintf("%s.%s", field, f) }
+	if needLimit {
+		mustSet(config, configField{name("GetQuotaLimit"), q.GetQuotaLimit})
+	}
+	mustSet(config, configField{name("GetQuotaUsageKey"), q.GetQuotaUsageKey})
+	mustBeUsable(config, configField{name("GetQuotaUsage"), q.GetQuotaUsage},
+		configField{name("GetQuotaUsageExpiration"), q.GetQuotaUsageExpiration})
+}
