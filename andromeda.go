@@ -20,7 +20,7 @@ import (
 type QuotaRequest struct {
 	QuotaID string
 	// Data is passed through untouched to your functions, for whatever they need.
-	Data interface{}
+	Data any
 }
 
 // QuotaUsageRequest asks to add usage to a quota, or to reduce it.
@@ -29,7 +29,7 @@ type QuotaUsageRequest struct {
 	// Usage is the amount to add or reduce; it must be positive.
 	Usage int64
 	// Data is passed through untouched to your functions, for whatever they need.
-	Data interface{}
+	Data any
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
 	// window (Option.IdempotencyRetention, an hour by default): a repeat of an add with the
 	// same key returns the first outcome, the same usage or the same kind of error, and
