@@ -64,8 +64,7 @@ type AddUsageOption struct {
 type quotaAdd struct {
 	cache     Cache
 	pace      GetQuotaUsageConfig
-	getKey    GetQuotaKey
-	getLimit  GetQuota
+	quota     Quota
 	retention time.Duration
 	usage     *loader
 	limit     *loader    // nil unless Option.CacheLimit
@@ -78,20 +77,14 @@ type quotaAdd struct {
 // result is safe for concurrent use; build it once and share it.
 func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotaUsageConfig"
-	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaLimit", conf.GetQuotaLimit},
-		configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
-	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
-		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
-		configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
+	q := Quota{GetQuotaLimit: conf.GetQuotaLimit, GetQuotaUsage: conf.GetQuotaUsage,
+		GetQuotaUsageKey: conf.GetQuotaUsageKey, GetQuotaUsageExpiration: conf.GetQuotaUsageExpiration}
+	mustSet(name, configField{"Cache", conf.Cache})
+	mustBeQuota(name, "", q, true)
+	mustBeUsable(name, configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
 		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	a := &quotaAdd{
-		cache:     conf.Cache,
-		pace:      conf.GetQuotaUsageConfig,
-		getKey:    conf.GetQuotaUsageKey,
-		getLimit:  conf.GetQuotaLimit,
-		retention: conf.Option.IdempotencyRetention,
-		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
-	}
+	a := &quotaAdd{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	if conf.Option.CacheLimit {
 		a.limit = newLimitLoader(conf.Cache, conf.GetQuotaLimit, conf.GetQuotaLimitExpiration, conf.GetQuotaUsageConfig)
 	}
@@ -102,14 +95,14 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 }
 
 func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
-	key, err := usageKey(ctx, a.getKey, qreq)
+	key, err := usageKey(ctx, a.quota.GetQuotaUsageKey, qreq)
 	if err != nil {
 		return 0, "", nil, err
 	}
 	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
-	} else if args.Limit, err = quotaLimit(ctx, a.getLimit, qreq); err != nil {
+	} else if args.Limit, err = quotaLimit(ctx, a.quota.GetQuotaLimit, qreq); err != nil {
 		return 0, key, nil, err
 	}
 	if a.usage.get == nil {
@@ -148,13 +141,10 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	if !undoable {
 		return res.Usage, key, nil, nil
 	}
-	// The undo takes the add back and marks its idempotency record undone, so that a
-	// retry is a fresh attempt and a compensating reduce finds nothing more to take back.
-	idem := forgetting(args.Idempotency)
-	undo := func(ctx context.Context) error {
-		return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
-	}
-	return res.Usage, key, undo, nil
+	// The undo also marks the add's idempotency record undone, so that a retry is a fresh
+	// attempt and a compensating reduce finds nothing more to take back.
+	back := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	return res.Usage, key, func(ctx context.Context) error { return takeBackAdd(ctx, a.cache, back) }, nil
 }
 
 // quotaLimit asks GetQuotaLimit for the limit, and checks it.

@@ -46,7 +46,8 @@ type QuotaUsageRequest struct {
 	// reduce, retry... leaves usage equal to the claims kept, when each step waits for the
 	// one before. When Next fails, the undo works the same way. A reduce with a key that no add recorded (a refund ID) is a
 	// reduce of its own, applied at most once. Coalesced adds with a key are sent alone;
-	// AddMultiQuotaUsage and ReduceMultiQuotaUsage do not take one.
+	// AddMultiQuotaUsage and ReduceMultiQuotaUsage do not take one. For NewQuotaHolds it
+	// is the hold's ID (required): a hold is the claim it names.
 	IdempotencyKey string
 }
 

@@ -56,7 +56,7 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 	m := &multiQuota{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quotas: conf.Quotas}
 	for i, q := range conf.Quotas {
 		mustBeQuota(name, fmt.Sprintf("Quotas[%d]", i), q, op == opAdd)
-		m.loaders = append(m.loaders, newUsageLoader(conf.Cache, q.GetQuotaUsage, q.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig))
+		m.loaders = append(m.loaders, q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig))
 	}
 	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
 	s := &usageStep{op: op, apply: m.reduce, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
@@ -95,13 +95,20 @@ func (m *multiQuota) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	return keys, nil
 }
 
-// missing is the key to load when a change reports keys[index] missing, or nil when that
-// quota has no loader and a missing usage counts as zero.
-func (m *multiQuota) missing(keys []string, index int) *missingKey {
-	if m.loaders[index].get == nil {
-		return nil
-	}
-	return &missingKey{m.loaders[index], keys[index]}
+// send makes the call that changes the quotas at keys, loading a quota's usage and
+// calling again while the call reports it missing; a quota without a loader counts a
+// missing usage as zero, and the call's result says so.
+func (m *multiQuota) send(ctx context.Context, qreq *QuotaRequest, keys []string, call func() (MultiResult, error)) (MultiResult, error) {
+	var res MultiResult
+	err := retryMissing(ctx, m.pace, qreq, func() (*missingKey, error) {
+		var err error
+		res, err = call()
+		if err != nil || res.Status != CacheMissing || m.loaders[res.Index].get == nil {
+			return nil, err
+		}
+		return &missingKey{m.loaders[res.Index], keys[res.Index]}, nil
+	})
+	return res, err
 }
 
 func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
@@ -124,15 +131,7 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 			}
 		}
 	}
-	var res MultiResult
-	err = retryMissing(ctx, m.pace, qreq, func() (*missingKey, error) {
-		var err error
-		res, err = m.cache.AddUsages(ctx, args)
-		if err == nil && res.Status == CacheMissing {
-			return m.missing(keys, res.Index), nil
-		}
-		return nil, err
-	})
+	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.AddUsages(ctx, args) })
 	switch {
 	case err != nil:
 		return 0, keys[0], nil, err
@@ -143,16 +142,9 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	// The undo takes the add back from each quota; a key gone missing since took it with it.
-	undo := func(ctx context.Context) error {
-		for _, key := range keys {
-			if err := takeBackAdd(ctx, m.cache, ReduceUsageArgs{Key: key, Amount: amount}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	return res.Usages[0], keys[0], undo, nil
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
+		return takeBackAdd(ctx, m.cache, ReduceUsageArgs{Key: key, Amount: amount})
+	}), nil
 }
 
 func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
@@ -161,15 +153,7 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 		return 0, "", nil, err
 	}
 	amount := req.Usage
-	var res MultiResult
-	err = retryMissing(ctx, m.pace, qreq, func() (*missingKey, error) {
-		var err error
-		res, err = m.cache.ReduceUsages(ctx, keys, amount)
-		if err == nil && res.Status == CacheMissing {
-			return m.missing(keys, res.Index), nil
-		}
-		return nil, err
-	})
+	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
 	switch {
 	case err != nil:
 		return 0, keys[0], nil, err
@@ -182,14 +166,20 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	// The undo puts the reduce back on each quota; a key gone missing since took it with it.
-	undo := func(ctx context.Context) error {
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
+		return putBackReduce(ctx, m.cache, AddUsageArgs{Key: key, Amount: amount})
+	}), nil
+}
+
+// undoEach is the undo of a change to several quotas: undo on each of the keys the change
+// computed, in order, until one fails. A key gone missing since took its change with it.
+func undoEach(keys []string, undo func(ctx context.Context, key string) error) undoFunc {
+	return func(ctx context.Context) error {
 		for _, key := range keys {
-			if err := putBackReduce(ctx, m.cache, AddUsageArgs{Key: key, Amount: amount}); err != nil {
+			if err := undo(ctx, key); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	return res.Usages[0], keys[0], undo, nil
 }

@@ -20,14 +20,25 @@ type Quota struct {
 	GetQuotaUsageExpiration GetQuotaExpiration
 }
 
-// mustBeQuota panics, naming the field of config (field is the quota's path in it), when
+// mustBeQuota panics, naming the field of config (field is the quota's path in it, or
+// empty when its functions are config's own fields), when
 // q lacks a required function or holds a nil one; the limit is required when needLimit.
 func mustBeQuota(config, field string, q Quota, needLimit bool) {
-	name := func(f string) string { return fmt.Sprintf("%s.%s", field, f) }
+	name := func(f string) string {
+		if field == "" { // the quota's functions are the config's own fields
+			return f
+		}
+		return fmt.Sprintf("%s.%s", field, f)
+	}
 	if needLimit {
 		mustSet(config, configField{name("GetQuotaLimit"), q.GetQuotaLimit})
 	}
 	mustSet(config, configField{name("GetQuotaUsageKey"), q.GetQuotaUsageKey})
 	mustBeUsable(config, configField{name("GetQuotaUsage"), q.GetQuotaUsage},
 		configField{name("GetQuotaUsageExpiration"), q.GetQuotaUsageExpiration})
+}
+
+// usageLoader returns the loader of q's usage when its key is missing.
+func (q Quota) usageLoader(cache Cache, pace GetQuotaUsageConfig) *loader {
+	return newUsageLoader(cache, q.GetQuotaUsage, q.GetQuotaUsageExpiration, pace)
 }

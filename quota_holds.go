@@ -43,7 +43,8 @@ type QuotaHoldsConfig struct {
 // again against a usage loaded afresh.
 //
 // Each is an UpdateQuotaUsage whose request names the hold with IdempotencyKey (required),
-// for example an order ID:
+// for example an order ID: the key that names one claim names its hold, and a repeat with
+// it replays, as for any keyed change.
 //
 //	hold := &andromeda.QuotaUsageRequest{QuotaID: "flash-sale", Usage: 2, IdempotencyKey: orderID}
 //	holds.Reserve.Do(ctx, hold) // counted now, or ErrQuotaLimitExceeded
@@ -74,7 +75,7 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 		conf.Retention = DefaultIdempotencyRetention
 	}
 	q := conf.Quota
-	usage := newUsageLoader(conf.Cache, q.GetQuotaUsage, q.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig)
+	usage := q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)
 	step := func(op HoldOp, name string) UpdateQuotaUsage {
 		h := &quotaHold{op: op, cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
 			holdFor: conf.HoldFor, retention: conf.Retention}

@@ -44,9 +44,9 @@ type ReduceUsageOption struct {
 type quotaReduce struct {
 	cache     Cache
 	pace      GetQuotaUsageConfig
-	getKey    GetQuotaKey
-	usage     *loader
+	quota     Quota // without GetQuotaLimit: a reduce needs none
 	retention time.Duration
+	usage     *loader
 }
 
 // ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
@@ -55,22 +55,18 @@ type quotaReduce struct {
 // missing. The result is safe for concurrent use; build it once and share it.
 func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
-	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
-	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
-		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
-		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	r := &quotaReduce{
-		cache:     conf.Cache,
-		pace:      conf.GetQuotaUsageConfig,
-		getKey:    conf.GetQuotaUsageKey,
-		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
-		retention: conf.Option.IdempotencyRetention,
-	}
+	q := Quota{GetQuotaUsage: conf.GetQuotaUsage, GetQuotaUsageKey: conf.GetQuotaUsageKey,
+		GetQuotaUsageExpiration: conf.GetQuotaUsageExpiration}
+	mustSet(name, configField{"Cache", conf.Cache})
+	mustBeQuota(name, "", q, false)
+	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
+	r := &quotaReduce{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	return &usageStep{op: opReduce, apply: r.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
 func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
-	key, err := usageKey(ctx, r.getKey, qreq)
+	key, err := usageKey(ctx, r.quota.GetQuotaUsageKey, qreq)
 	if err != nil {
 		return 0, "", nil, err
 	}
@@ -97,11 +93,8 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	}
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
-	idem := forgetting(args.Idempotency)
-	undo := func(ctx context.Context) error {
-		return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
-	}
-	return res.Usage, key, undo, nil
+	back := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
