@@ -20,12 +20,12 @@ type Quota struct {
 	GetQuotaUsageExpiration GetQuotaExpiration
 }
 
-// mustBeQuota panics, naming the field of config (field is the quota's path in it, or
-// empty when its functions are config's own fields), when
-// q lacks a required function or holds a nil one; the limit is required when needLimit.
+// mustBeQuota panics, naming the field, when q lacks a required function (the limit only
+// when needLimit) or holds a nil one. field is the quota's path in config, or empty when
+// its functions are config's own fields.
 func mustBeQuota(config, field string, q Quota, needLimit bool) {
 	name := func(f string) string {
-		if field == "" { // the quota's functions are the config's own fields
+		if field == "" {
 			return f
 		}
 		return fmt.Sprintf("%s.%s", field, f)

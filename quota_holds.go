@@ -76,10 +76,10 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	}
 	q := conf.Quota
 	usage := q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)
-	step := func(op HoldOp, name string) UpdateQuotaUsage {
+	step := func(op HoldOp, opName string) UpdateQuotaUsage {
 		h := &quotaHold{op: op, cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
 			holdFor: conf.HoldFor, retention: conf.Retention}
-		return &usageStep{op: name, apply: h.change, listener: conf.Listener, zeroUsageOK: op != HoldReserve}
+		return &usageStep{op: opName, apply: h.change, listener: conf.Listener, zeroUsageOK: op != HoldReserve}
 	}
 	return QuotaHolds{Reserve: step(HoldReserve, "reserve"), Commit: step(HoldCommit, "commit"), Cancel: step(HoldCancel, "cancel")}
 }
