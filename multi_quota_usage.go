@@ -3,6 +3,7 @@ package andromeda
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
 // MultiQuotaUsageConfig configures AddMultiQuotaUsage and ReduceMultiQuotaUsage. Cache and
@@ -53,17 +54,18 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "MultiQuotaUsageConfig"
 	mustSet(name, configField{"Cache", conf.Cache})
 	mustHave(len(conf.Quotas) > 0, name, "Quotas")
-	m := &multiQuota{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quotas: conf.Quotas}
-	for i, q := range conf.Quotas {
+	// A copy, so that a caller reusing its slice cannot change the quotas under a Do.
+	m := &multiQuota{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quotas: slices.Clone(conf.Quotas)}
+	for i, q := range m.quotas {
 		mustBeQuota(name, fmt.Sprintf("Quotas[%d]", i), q, op == opAdd)
 		m.loaders = append(m.loaders, q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig))
 	}
 	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	s := &usageStep{op: op, apply: m.reduce, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
+	apply := m.reduce
 	if op == opAdd {
-		s.apply = m.add
+		apply = m.add
 	}
-	return s
+	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
 // multiQuota is the change of AddMultiQuotaUsage and ReduceMultiQuotaUsage: its quotas,

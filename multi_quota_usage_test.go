@@ -211,3 +211,19 @@ func TestMultiQuotaUndoAsksEachKeyOnce(t *testing.T) {
 	}
 	assert.Equal(t, 2, calls)
 }
+
+// The constructor keeps its own copy of the quotas: a caller that reuses its slice does
+// not change the quotas of a built step.
+func TestMultiQuotaKeepsItsOwnQuotas(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("campaign-42", 50, 0)
+	quotas := campaignQuotas(50, 2, db)
+	claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas})
+	quotas[1].GetQuotaUsageKey = andromeda.GetQuotaKeyFunc(func(context.Context, *andromeda.QuotaRequest) (string, error) {
+		return "{campaign-42}:elsewhere", nil
+	})
+	_, err := claim.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:user:ann"))
+}
