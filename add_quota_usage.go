@@ -60,10 +60,11 @@ type AddUsageOption struct {
 	IdempotencyRetention time.Duration
 }
 
-type addQuotaUsage struct {
-	usageStep
-	getKey    GetQuotaKey
-	getLimit  GetQuota
+// quotaAdd is the change of AddQuotaUsage.
+type quotaAdd struct {
+	cache     Cache
+	pace      GetQuotaUsageConfig
+	quota     Quota
 	retention time.Duration
 	usage     *loader
 	limit     *loader    // nil unless Option.CacheLimit
@@ -76,61 +77,43 @@ type addQuotaUsage struct {
 // result is safe for concurrent use; build it once and share it.
 func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "AddQuotaUsageConfig"
-	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaLimit", conf.GetQuotaLimit},
-		configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
-	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
-		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
-		configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
+	q := Quota{GetQuotaLimit: conf.GetQuotaLimit, GetQuotaUsage: conf.GetQuotaUsage,
+		GetQuotaUsageKey: conf.GetQuotaUsageKey, GetQuotaUsageExpiration: conf.GetQuotaUsageExpiration}
+	mustSet(name, configField{"Cache", conf.Cache})
+	mustBeQuota(name, "", q, true)
+	mustBeUsable(name, configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
 		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	a := &addQuotaUsage{
-		usageStep: usageStep{
-			op:           opAdd,
-			cache:        conf.Cache,
-			conf:         conf.GetQuotaUsageConfig,
-			next:         conf.Next,
-			irreversible: conf.Option.Irreversible,
-			listener:     conf.Option.Listener,
-		},
-		getKey:    conf.GetQuotaUsageKey,
-		getLimit:  conf.GetQuotaLimit,
-		retention: conf.Option.IdempotencyRetention,
-		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
-	}
+	a := &quotaAdd{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	if conf.Option.CacheLimit {
 		a.limit = newLimitLoader(conf.Cache, conf.GetQuotaLimit, conf.GetQuotaLimitExpiration, conf.GetQuotaUsageConfig)
 	}
 	if conf.Option.Coalesce {
 		a.coalescer = newCoalescer(conf.Cache)
 	}
-	a.changer = a
-	return a
+	return &usageStep{op: opAdd, apply: a.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
-// Do adds req.Usage to the quota and returns the usage after it.
-func (a *addQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return a.run(ctx, req)
-}
-
-func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
-	key, err := usageKey(ctx, a.getKey, qreq)
+func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
+	key, err := usageKey(ctx, a.quota.GetQuotaUsageKey, qreq)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
-	} else if args.Limit, err = quotaLimit(ctx, a.getLimit, qreq); err != nil {
-		return 0, key, err
+	} else if args.Limit, err = quotaLimit(ctx, a.quota.GetQuotaLimit, qreq); err != nil {
+		return 0, key, nil, err
 	}
 	if a.usage.get == nil {
 		args.CreateMissing = true
 		if args.Expiration, err = a.usage.expirationOf(ctx, qreq); err != nil {
-			return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+			return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
 		}
 	}
 
 	var res CacheResult
-	err = retryMissing(ctx, a.conf, qreq, func() (*missingKey, error) {
+	err = retryMissing(ctx, a.pace, qreq, func() (*missingKey, error) {
 		var err error
 		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
@@ -151,11 +134,17 @@ func (a *addQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *Quo
 	})
 	switch {
 	case err != nil:
-		return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+		return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
 	case res.Status != CacheApplied:
-		return 0, key, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
+		return 0, key, nil, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
 	}
-	return res.Usage, key, nil
+	if !undoable {
+		return res.Usage, key, nil, nil
+	}
+	// The undo also marks the add's idempotency record undone, so that a retry is a fresh
+	// attempt and a compensating reduce finds nothing more to take back.
+	back := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	return res.Usage, key, func(ctx context.Context) error { return takeBackAdd(ctx, a.cache, back) }, nil
 }
 
 // quotaLimit asks GetQuotaLimit for the limit, and checks it.
@@ -168,14 +157,6 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 		return 0, &QuotaError{Limit: limit, Err: invalid("GetQuotaLimit returned %d, want 0 to %d", limit, int64(MaxAmount))}
 	}
 	return limit, nil
-}
-
-// undo takes back an add, and marks its idempotency record undone, so that a retry is a
-// fresh attempt and a compensating reduce finds nothing more to take back. A key that has
-// gone missing since took the add with it.
-func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
-	idem := forgetting(idempotency(key, opAdd, req, a.retention, attempt))
-	return takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.

@@ -20,7 +20,7 @@ import (
 type QuotaRequest struct {
 	QuotaID string
 	// Data is passed through untouched to your functions, for whatever they need.
-	Data interface{}
+	Data any
 }
 
 // QuotaUsageRequest asks to add usage to a quota, or to reduce it.
@@ -29,7 +29,7 @@ type QuotaUsageRequest struct {
 	// Usage is the amount to add or reduce; it must be positive.
 	Usage int64
 	// Data is passed through untouched to your functions, for whatever they need.
-	Data interface{}
+	Data any
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
 	// window (Option.IdempotencyRetention, an hour by default): a repeat of an add with the
 	// same key returns the first outcome, the same usage or the same kind of error, and
@@ -46,7 +46,8 @@ type QuotaUsageRequest struct {
 	// reduce, retry... leaves usage equal to the claims kept, when each step waits for the
 	// one before. When Next fails, the undo works the same way. A reduce with a key that no add recorded (a refund ID) is a
 	// reduce of its own, applied at most once. Coalesced adds with a key are sent alone;
-	// AddQuotasUsage and ReduceQuotasUsage do not take one.
+	// AddMultiQuotaUsage and ReduceMultiQuotaUsage do not take one. For NewQuotaHolds it
+	// is the hold's ID (required): a hold is the claim it names.
 	IdempotencyKey string
 }
 

@@ -155,16 +155,21 @@ func TestConstructorsRefuseTypedNil(t *testing.T) {
 		andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: b.cache, GetQuotaUsageKey: usageKey,
 			Option: andromeda.ReduceUsageOption{Listener: listener}})
 	})
-	assert.PanicsWithValue(t, "andromeda: QuotaHoldsConfig.GetQuotaLimit is required", func() {
-		andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaUsageKey: usageKey,
-			GetQuotaLimit: andromeda.GetQuotaFunc(nil)})
+	assert.PanicsWithValue(t, "andromeda: QuotaHoldsConfig.Quota.GetQuotaLimit is required", func() {
+		andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+			Cache: b.cache,
+			Quota: andromeda.Quota{
+				GetQuotaUsageKey: usageKey,
+				GetQuotaLimit:    andromeda.GetQuotaFunc(nil),
+			},
+		})
 	})
-	assert.PanicsWithValue(t, "andromeda: AddQuotasUsageConfig.Quotas[0].GetQuotaUsageKey is required", func() {
-		andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache,
+	assert.PanicsWithValue(t, "andromeda: MultiQuotaUsageConfig.Quotas[0].GetQuotaUsageKey is required", func() {
+		andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache,
 			Quotas: []andromeda.Quota{{GetQuotaLimit: db.limit(), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(nil)}}})
 	})
-	assert.PanicsWithValue(t, "andromeda: ReduceQuotasUsageConfig.Next holds a nil andromeda.UpdateQuotaUsageFunc", func() {
-		andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache,
+	assert.PanicsWithValue(t, "andromeda: MultiQuotaUsageConfig.Next holds a nil andromeda.UpdateQuotaUsageFunc", func() {
+		andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache,
 			Quotas: []andromeda.Quota{{GetQuotaUsageKey: usageKey}}, Next: andromeda.UpdateQuotaUsageFunc(nil)})
 	})
 }

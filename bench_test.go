@@ -62,7 +62,7 @@ func BenchmarkAdd(b *testing.B) {
 
 		// A campaign's quota and a user's, in one script.
 		b.Run(be.name+"/two-quotas", func(b *testing.B) {
-			claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: be.cache, Quotas: campaignQuotas(andromeda.MaxAmount, andromeda.MaxAmount, db)})
+			claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: be.cache, Quotas: campaignQuotas(andromeda.MaxAmount, andromeda.MaxAmount, db)})
 			be.set(b, "{campaign-42}:usage", 0)
 			b.ReportAllocs()
 			b.SetParallelism(32)

@@ -106,6 +106,6 @@ func (e *QuotaError) Error() string {
 func (e *QuotaError) Unwrap() error { return e.Err }
 
 // invalid wraps ErrInvalidRequest with a reason.
-func invalid(format string, args ...interface{}) error {
+func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
 }

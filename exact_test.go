@@ -114,15 +114,15 @@ func TestExactAtMaxAmountCoalesced(t *testing.T) {
 	})
 }
 
-// AddQuotasUsage and ReduceQuotasUsage decide exactly at 2^53 on every quota.
+// AddMultiQuotaUsage and ReduceMultiQuotaUsage decide exactly at 2^53 on every quota.
 func TestExactAtMaxAmountSeveralQuotas(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		db := newQuotaDB()
 		db.put("campaign-42", 0, 0)
 		quotas := campaignQuotas(maxAmount, maxAmount, db)
-		add := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: quotas, GetQuotaUsageConfig: fastRetry})
-		reduce := andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: quotas, GetQuotaUsageConfig: fastRetry})
+		add := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas, GetQuotaUsageConfig: fastRetry})
+		reduce := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas, GetQuotaUsageConfig: fastRetry})
 		claim := func(amount int64) *andromeda.QuotaUsageRequest {
 			return &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: amount, Data: "ann"}
 		}

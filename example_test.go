@@ -160,14 +160,14 @@ func ExampleListeners() {
 
 // A campaign of 100 vouchers with at most 2 per user, both counted in one atomic step.
 // The keys share the hash tag {campaign-42}, so this works on a Redis Cluster too.
-func ExampleAddQuotasUsage() {
+func ExampleAddMultiQuotaUsage() {
 	client, stop := exampleRedis()
 	defer stop()
 
 	limit := func(n int64) andromeda.GetQuota {
 		return andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) { return n, nil })
 	}
-	claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{
+	claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{
 		Cache: redisv9.New(client),
 		Quotas: []andromeda.Quota{
 			{GetQuotaLimit: limit(100), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(
@@ -261,12 +261,14 @@ func ExampleNewQuotaHolds() {
 
 	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
 		Cache: redisv9.New(client),
-		GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
-			return 3, nil
-		}),
-		GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
-			return "stock:" + req.QuotaID, nil
-		}),
+		Quota: andromeda.Quota{
+			GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+				return 3, nil
+			}),
+			GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+				return "stock:" + req.QuotaID, nil
+			}),
+		},
 		HoldFor: 10 * time.Minute,
 	})
 	ctx := context.Background()

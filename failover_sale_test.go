@@ -55,7 +55,6 @@ type sale struct {
 	gate    sync.RWMutex // workers hold it for reading around each Do; close takes it
 	phase   atomic.Pointer[saleCounts]
 	total   saleCounts
-	seq     atomic.Int64
 	stopped chan struct{}
 	wg      sync.WaitGroup
 

@@ -97,8 +97,8 @@ func TestForeignLimitsAndMultiQuotaValues(t *testing.T) {
 			assert.Equal(t, int64(3), b.get(t, keyOf("q")))
 		}
 
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
-		unclaim := andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		unclaim := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
 		ann := &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"}
 		for _, raw := range append(notUsages, "list") {
 			b.flush(t)

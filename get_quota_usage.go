@@ -111,7 +111,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 // share one load; a caller may leave early when its ctx ends, while the load itself goes
 // on, bounded by LockIn, for the others.
 func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error {
-	flight := l.flights.DoChan(key, func() (interface{}, error) {
+	flight := l.flights.DoChan(key, func() (any, error) {
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.conf.LockIn)
 		defer cancel()
 		return nil, l.loadLocked(loadCtx, key, req)

@@ -21,10 +21,10 @@ func TestHoldsExactAtTheBoundary(t *testing.T) {
 		ctx := context.Background()
 
 		b.set(t, keyOf("sale"), int64(max-1))
-		usage, err := holds.Reserve.Do(ctx, idem("sale", 2, "two"))
+		_, err := holds.Reserve.Do(ctx, idem("sale", 2, "two"))
 		require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "2^53-1 + 2 passes 2^53")
 		assert.Equal(t, int64(max-1), b.get(t, keyOf("sale")))
-		usage, err = holds.Reserve.Do(ctx, idem("sale", 1, "one"))
+		usage, err := holds.Reserve.Do(ctx, idem("sale", 1, "one"))
 		require.NoError(t, err)
 		assert.Equal(t, int64(max), usage)
 		_, err = holds.Reserve.Do(ctx, idem("sale", 1, "another"))

@@ -135,8 +135,16 @@ func TestExpiredHoldsReleasedByOtherScripts(t *testing.T) {
 		db.put("{campaign-9}:usage", 4, 0)
 		db.put("{campaign-9}:user", 4, 0)
 		quotaKey := andromeda.GetQuotaKeyFunc(func(_ context.Context, r *andromeda.QuotaRequest) (string, error) { return r.QuotaID, nil })
-		both := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaLimit: db.limit(),
-			GetQuotaUsage: db.usage(), GetQuotaUsageKey: quotaKey, GetQuotaUsageConfig: fastRetry, HoldFor: holdFor})
+		both := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+			Cache: b.cache,
+			Quota: andromeda.Quota{
+				GetQuotaLimit:    db.limit(),
+				GetQuotaUsage:    db.usage(),
+				GetQuotaUsageKey: quotaKey,
+			},
+			GetQuotaUsageConfig: fastRetry,
+			HoldFor:             holdFor,
+		})
 		for _, q := range []string{"{campaign-9}:usage", "{campaign-9}:user"} {
 			reserveMany(t, both, q, "h", 4, 1)
 		}
@@ -145,7 +153,7 @@ func TestExpiredHoldsReleasedByOtherScripts(t *testing.T) {
 		fixedKey := func(key string) andromeda.GetQuotaKey {
 			return andromeda.GetQuotaKeyFunc(func(context.Context, *andromeda.QuotaRequest) (string, error) { return key, nil })
 		}
-		multi := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{
+		multi := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{
 			{GetQuotaLimit: fixed(4), GetQuotaUsageKey: fixedKey("{campaign-9}:usage")},
 			{GetQuotaLimit: fixed(4), GetQuotaUsageKey: fixedKey("{campaign-9}:user")},
 		}})
@@ -164,9 +172,18 @@ func TestClosedHoldsForgottenAfterRetention(t *testing.T) {
 		db.put("sale", 10, 0)
 		const retention = 300 * time.Millisecond
 		const holdFor = 100 * time.Millisecond
-		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaLimit: db.limit(),
-			GetQuotaUsage: db.usage(), GetQuotaUsageKey: usageKey, GetQuotaUsageConfig: fastRetry,
-			GetQuotaUsageExpiration: expireIn(time.Hour), HoldFor: holdFor, Retention: retention})
+		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+			Cache: b.cache,
+			Quota: andromeda.Quota{
+				GetQuotaLimit:           db.limit(),
+				GetQuotaUsage:           db.usage(),
+				GetQuotaUsageKey:        usageKey,
+				GetQuotaUsageExpiration: expireIn(time.Hour),
+			},
+			GetQuotaUsageConfig: fastRetry,
+			HoldFor:             holdFor,
+			Retention:           retention,
+		})
 		ctx := context.Background()
 		for _, id := range []string{"committed", "cancelled", "expired"} {
 			_, err := holds.Reserve.Do(ctx, idem("sale", 1, id))

@@ -22,8 +22,16 @@ func TestCommitAfterUsageLostIsExpired(t *testing.T) {
 	db := newQuotaDB()
 	db.put("q", 10, 0)
 	keyFunc := constKey(key)
-	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: rig.cache, GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(),
-		GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry, HoldFor: time.Minute})
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+		Cache: rig.cache,
+		Quota: andromeda.Quota{
+			GetQuotaLimit:    db.limit(),
+			GetQuotaUsage:    db.usage(),
+			GetQuotaUsageKey: keyFunc,
+		},
+		GetQuotaUsageConfig: fastRetry,
+		HoldFor:             time.Minute,
+	})
 	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: rig.cache, GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(),
 		GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry})
 	ctx := context.Background()

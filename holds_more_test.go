@@ -61,12 +61,12 @@ func TestPlainChangesReportForeignHoldBuckets(t *testing.T) {
 
 		// Several quotas: the second quota's buckets are foreign, the first has an expired
 		// hold; nothing is released or changed.
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
-		unclaim := andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
+		unclaim := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry})
 		campaign, user := "{campaign-42}:usage", "{campaign-42}:user:ann"
 		campaignBuckets, _ := andromeda.HoldKeys(campaign, "")
 		userBuckets, _ := andromeda.HoldKeys(user, "")
-		for name, op := range map[string]andromeda.UpdateQuotaUsage{"AddQuotasUsage": claim, "ReduceQuotasUsage": unclaim} {
+		for name, op := range map[string]andromeda.UpdateQuotaUsage{"AddMultiQuotaUsage": claim, "ReduceMultiQuotaUsage": unclaim} {
 			b.flush(t)
 			b.set(t, campaign, 5)
 			b.set(t, user, 1)

@@ -25,8 +25,14 @@ func TestHoldsCountOnceUnderDroppedReplies(t *testing.T) {
 	for _, adapter := range defaultClientCaches {
 		t.Run(adapter.name, func(t *testing.T) {
 			rig := newResendRig(t, adapter.cache)
-			holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: rig.cache, GetQuotaLimit: constLimit(bigLimit),
-				GetQuotaUsageKey: constKey(key), HoldFor: time.Hour})
+			holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+				Cache: rig.cache,
+				Quota: andromeda.Quota{
+					GetQuotaLimit:    constLimit(bigLimit),
+					GetQuotaUsageKey: constKey(key),
+				},
+				HoldFor: time.Hour,
+			})
 			var notRun sync.Map // requests that Redis did not run: sent again too
 			do := func(step andromeda.UpdateQuotaUsage, i int) error {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -176,7 +176,7 @@ func TestIdempotencyBadInput(t *testing.T) {
 	db.put("v1", 100, 0)
 	_, err := newAdd(b, db, nil).Do(context.Background(), idem("v1", 1, strings.Repeat("x", 257)))
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest)
-	claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
+	claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
 	_, err = claim.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "c", Usage: 1, Data: "ann", IdempotencyKey: "k"})
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest)
 	assert.Equal(t, int64(-1), b.get(t, "{campaign-42}:usage"))

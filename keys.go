@@ -30,13 +30,6 @@ func sameSlotKey(key, suffix string) string {
 	}
 }
 
-// hasHashTag reports whether Redis Cluster hashes key by a tag: the text between the
-// first "{" and the first "}" after it, when that text is not empty.
-func hasHashTag(key string) bool {
-	_, _, ok := hashTag(key)
-	return ok
-}
-
 // recordKey is where the outcome of the op with idempotencyKey on the usage at usageKey is
 // recorded: in usageKey's hash slot.
 func recordKey(usageKey, op, idempotencyKey string) string {

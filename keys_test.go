@@ -62,8 +62,16 @@ func TestMoreOddKeysOnACluster(t *testing.T) {
 			GetQuotaUsageConfig: fastRetry, Option: andromeda.AddUsageOption{CacheLimit: true},
 		})
 		reduce := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: b.cache, GetQuotaUsage: db.usage(), GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry})
-		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(),
-			GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry, HoldFor: time.Minute})
+		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+			Cache: b.cache,
+			Quota: andromeda.Quota{
+				GetQuotaLimit:    db.limit(),
+				GetQuotaUsage:    db.usage(),
+				GetQuotaUsageKey: keyFunc,
+			},
+			GetQuotaUsageConfig: fastRetry,
+			HoldFor:             time.Minute,
+		})
 		claim := idem("q", 1, "c}{1")
 		usage, err := add.Do(ctx, claim)
 		require.NoError(t, err, "%q", key)

@@ -3,26 +3,25 @@ package andromeda
 import (
 	"context"
 	"fmt"
+	"slices"
 )
 
-// Quota is one of the quotas that AddQuotasUsage and ReduceQuotasUsage change together.
-// Its functions receive the request's QuotaID and Data, like AddQuotaUsage's do: a
-// per-user quota can take the user from Data.
-type Quota struct {
-	// GetQuotaLimit returns the quota's limit; required for AddQuotasUsage.
-	GetQuotaLimit GetQuota
-	// GetQuotaUsage loads the usage when the key is missing; without it a missing key
-	// starts at zero.
-	GetQuotaUsage GetQuota
-	// GetQuotaUsageKey returns the Redis key of the quota's usage; required. On a cluster
-	// the keys of all quotas must share a hash slot: give them a common hash tag.
-	GetQuotaUsageKey GetQuotaKey
-	// GetQuotaUsageExpiration returns how long a stored usage is kept (0: no expiration).
-	GetQuotaUsageExpiration GetQuotaExpiration
+// MultiQuotaUsageConfig configures AddMultiQuotaUsage and ReduceMultiQuotaUsage. Cache and
+// at least one Quota are required; a reduce does not use the quotas' GetQuotaLimit.
+type MultiQuotaUsageConfig struct {
+	Cache  Cache
+	Quotas []Quota
+	// GetQuotaUsageConfig paces the loading of missing keys.
+	GetQuotaUsageConfig GetQuotaUsageConfig
+	// Next, if set, runs after a successful change; if it fails, the change is undone
+	// (unless Option.Irreversible) and Do returns Next's error.
+	Next   UpdateQuotaUsage
+	Option MultiQuotaUsageOption
 }
 
-// QuotasUsageOption holds the optional behaviour of AddQuotasUsage and ReduceQuotasUsage.
-type QuotasUsageOption struct {
+// MultiQuotaUsageOption holds the optional behaviour of AddMultiQuotaUsage and
+// ReduceMultiQuotaUsage.
+type MultiQuotaUsageOption struct {
 	// Listener is told how each Do ended; its updatedUsage is the first quota's.
 	Listener UpdateQuotaUsageListener
 	// Irreversible keeps the change even when Next fails.
@@ -31,98 +30,61 @@ type QuotasUsageOption struct {
 	Irreversible bool
 }
 
-// AddQuotasUsageConfig configures AddQuotasUsage. Cache and at least one Quota are required.
-type AddQuotasUsageConfig struct {
-	Cache  Cache
-	Quotas []Quota
-	// GetQuotaUsageConfig paces the loading of missing keys.
-	GetQuotaUsageConfig GetQuotaUsageConfig
-	// Next, if set, runs after a successful change; if it fails, the change is undone.
-	Next   UpdateQuotaUsage
-	Option QuotasUsageOption
-}
-
-// ReduceQuotasUsageConfig configures ReduceQuotasUsage. Cache and at least one Quota are
-// required; the quotas' GetQuotaLimit is not used.
-type ReduceQuotasUsageConfig struct {
-	Cache               Cache
-	Quotas              []Quota
-	GetQuotaUsageConfig GetQuotaUsageConfig
-	Next                UpdateQuotaUsage
-	Option              QuotasUsageOption
-}
-
-// AddQuotasUsage returns an UpdateQuotaUsage whose Do adds req.Usage to every quota in one
-// atomic script, one round trip, all or nothing: only if each usage stays within its own
-// limit. Otherwise nothing changes and the error wraps ErrQuotaLimitExceeded, with the
+// AddMultiQuotaUsage returns an UpdateQuotaUsage whose Do adds req.Usage to every quota in
+// one atomic script, one round trip, all or nothing: only if each usage stays within its
+// own limit. Otherwise nothing changes and the error wraps ErrQuotaLimitExceeded, with the
 // key, limit and usage of the quota that refused. The common case is a campaign's quota
 // with each user's quota, e.g. keys "{campaign-42}:usage" and "{campaign-42}:user:7". On a
 // Redis Cluster the keys must share a hash slot; if they do not, Do fails with an error
 // wrapping ErrCrossSlot, and chaining AddQuotaUsage values with Next is the alternative.
 // Do returns the first quota's usage. It panics if a required field is missing.
-func AddQuotasUsage(conf AddQuotasUsageConfig) UpdateQuotaUsage {
-	const name = "AddQuotasUsageConfig"
-	mustSet(name, configField{"Cache", conf.Cache})
-	mustHave(len(conf.Quotas) > 0, name, "Quotas")
-	for i, q := range conf.Quotas {
-		mustSet(name, configField{fmt.Sprintf("Quotas[%d].GetQuotaLimit", i), q.GetQuotaLimit})
-	}
-	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	a := &addQuotasUsage{
-		usageStep: multiStep(opAdd, conf.Cache, conf.GetQuotaUsageConfig, conf.Next, conf.Option),
-		quotas:    newQuotaSet(name, conf.Cache, conf.Quotas, conf.GetQuotaUsageConfig),
-	}
-	a.changer = a
-	return a
+func AddMultiQuotaUsage(conf MultiQuotaUsageConfig) UpdateQuotaUsage {
+	return newMultiQuotaStep(opAdd, conf)
 }
 
-// ReduceQuotasUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from every
+// ReduceMultiQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from every
 // quota in one atomic script, all or nothing: only if each usage stays at or above zero;
 // otherwise the error wraps ErrInvalidMinQuotaUsage. The keys must share a hash slot on a
-// cluster, as for AddQuotasUsage. It panics if a required field is missing.
-func ReduceQuotasUsage(conf ReduceQuotasUsageConfig) UpdateQuotaUsage {
-	const name = "ReduceQuotasUsageConfig"
+// cluster, as for AddMultiQuotaUsage. It panics if a required field is missing.
+func ReduceMultiQuotaUsage(conf MultiQuotaUsageConfig) UpdateQuotaUsage {
+	return newMultiQuotaStep(opReduce, conf)
+}
+
+func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
+	const name = "MultiQuotaUsageConfig"
 	mustSet(name, configField{"Cache", conf.Cache})
 	mustHave(len(conf.Quotas) > 0, name, "Quotas")
-	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	r := &reduceQuotasUsage{
-		usageStep: multiStep(opReduce, conf.Cache, conf.GetQuotaUsageConfig, conf.Next, conf.Option),
-		quotas:    newQuotaSet(name, conf.Cache, conf.Quotas, conf.GetQuotaUsageConfig),
+	// A copy, so that a caller reusing its slice cannot change the quotas under a Do.
+	m := &multiQuota{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quotas: slices.Clone(conf.Quotas)}
+	for i, q := range m.quotas {
+		mustBeQuota(name, fmt.Sprintf("Quotas[%d]", i), q, op == opAdd)
+		m.loaders = append(m.loaders, q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig))
 	}
-	r.changer = r
-	return r
+	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
+	apply := m.reduce
+	if op == opAdd {
+		apply = m.add
+	}
+	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
-func multiStep(op string, cache Cache, conf GetQuotaUsageConfig, next UpdateQuotaUsage, option QuotasUsageOption) usageStep {
-	return usageStep{op: op, cache: cache, conf: conf, next: next, irreversible: option.Irreversible, listener: option.Listener}
-}
-
-// quotaSet is the quotas of one multi-quota operation, each with its usage loader.
-type quotaSet struct {
+// multiQuota is the change of AddMultiQuotaUsage and ReduceMultiQuotaUsage: its quotas,
+// each with its usage loader.
+type multiQuota struct {
+	cache   Cache
+	pace    GetQuotaUsageConfig
 	quotas  []Quota
 	loaders []*loader
 }
 
-func newQuotaSet(name string, cache Cache, quotas []Quota, conf GetQuotaUsageConfig) quotaSet {
-	s := quotaSet{quotas: quotas}
-	for i, q := range quotas {
-		field := func(f string) string { return fmt.Sprintf("Quotas[%d].%s", i, f) }
-		mustSet(name, configField{field("GetQuotaUsageKey"), q.GetQuotaUsageKey})
-		mustBeUsable(name, configField{field("GetQuotaUsage"), q.GetQuotaUsage},
-			configField{field("GetQuotaUsageExpiration"), q.GetQuotaUsageExpiration})
-		s.loaders = append(s.loaders, newUsageLoader(cache, q.GetQuotaUsage, q.GetQuotaUsageExpiration, conf))
-	}
-	return s
-}
-
 // keys returns each quota's usage key; they must be distinct.
-func (s quotaSet) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) ([]string, error) {
+func (m *multiQuota) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest) ([]string, error) {
 	if req.IdempotencyKey != "" {
 		return nil, invalid("IdempotencyKey is not supported when changing several quotas at once")
 	}
-	keys := make([]string, len(s.quotas))
-	seen := make(map[string]int, len(s.quotas))
-	for i, q := range s.quotas {
+	keys := make([]string, len(m.quotas))
+	seen := make(map[string]int, len(m.quotas))
+	for i, q := range m.quotas {
 		key, err := usageKey(ctx, q.GetQuotaUsageKey, qreq)
 		if err != nil {
 			return nil, fmt.Errorf("quota %d: %w", i, err)
@@ -135,125 +97,91 @@ func (s quotaSet) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageR
 	return keys, nil
 }
 
-// missing is the key to load when a change reports keys[index] missing, or nil when that
-// quota has no loader and a missing usage counts as zero.
-func (s quotaSet) missing(keys []string, index int) *missingKey {
-	if s.loaders[index].get == nil {
-		return nil
-	}
-	return &missingKey{s.loaders[index], keys[index]}
+// send makes the call that changes the quotas at keys, loading a quota's usage and
+// calling again while the call reports it missing; a quota without a loader counts a
+// missing usage as zero, and the call's result says so.
+func (m *multiQuota) send(ctx context.Context, qreq *QuotaRequest, keys []string, call func() (MultiResult, error)) (MultiResult, error) {
+	var res MultiResult
+	err := retryMissing(ctx, m.pace, qreq, func() (*missingKey, error) {
+		var err error
+		res, err = call()
+		if err != nil || res.Status != CacheMissing || m.loaders[res.Index].get == nil {
+			return nil, err
+		}
+		return &missingKey{m.loaders[res.Index], keys[res.Index]}, nil
+	})
+	return res, err
 }
 
-type addQuotasUsage struct {
-	usageStep
-	quotas quotaSet
-}
-
-// Do adds req.Usage to every quota and returns the first quota's usage after it.
-func (a *addQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return a.run(ctx, req)
-}
-
-func (a *addQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
-	keys, err := a.quotas.keys(ctx, qreq, req)
+func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
+	keys, err := m.keys(ctx, qreq, req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	amount := req.Usage
 	args := make([]AddUsageArgs, len(keys))
-	for i, q := range a.quotas.quotas {
+	for i, q := range m.quotas {
 		limit, err := quotaLimit(ctx, q.GetQuotaLimit, qreq)
 		if err != nil {
-			return 0, keys[i], err
+			return 0, keys[i], nil, err
 		}
 		args[i] = AddUsageArgs{Key: keys[i], Amount: amount, Limit: limit}
-		if l := a.quotas.loaders[i]; l.get == nil {
+		if l := m.loaders[i]; l.get == nil {
 			args[i].CreateMissing = true
 			if args[i].Expiration, err = l.expirationOf(ctx, qreq); err != nil {
-				return 0, keys[i], err
+				return 0, keys[i], nil, err
 			}
 		}
 	}
-	var res MultiResult
-	err = retryMissing(ctx, a.conf, qreq, func() (*missingKey, error) {
-		var err error
-		res, err = a.cache.AddUsages(ctx, args)
-		if err == nil && res.Status == CacheMissing {
-			return a.quotas.missing(keys, res.Index), nil
-		}
-		return nil, err
-	})
+	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.AddUsages(ctx, args) })
 	switch {
 	case err != nil:
-		return 0, keys[0], err
+		return 0, keys[0], nil, err
 	case res.Status != CacheApplied:
 		i := res.Index
-		return 0, keys[i], &QuotaError{Key: keys[i], Limit: args[i].Limit, Usage: res.Usages[i], Err: ErrQuotaLimitExceeded}
+		return 0, keys[i], nil, &QuotaError{Key: keys[i], Limit: args[i].Limit, Usage: res.Usages[i], Err: ErrQuotaLimitExceeded}
 	}
-	return res.Usages[0], keys[0], nil
+	if !undoable {
+		return res.Usages[0], keys[0], nil, nil
+	}
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
+		return takeBackAdd(ctx, m.cache, ReduceUsageArgs{Key: key, Amount: amount})
+	}), nil
 }
 
-// undo takes the add back from each quota; a key gone missing since took it with it.
-func (a *addQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest, attempt string) error {
-	keys, err := a.quotas.keys(ctx, qreq, req)
+func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
+	keys, err := m.keys(ctx, qreq, req)
 	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		if err := takeBackAdd(ctx, a.cache, ReduceUsageArgs{Key: key, Amount: req.Usage}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-type reduceQuotasUsage struct {
-	usageStep
-	quotas quotaSet
-}
-
-// Do subtracts req.Usage from every quota and returns the first quota's usage after it.
-func (r *reduceQuotasUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return r.run(ctx, req)
-}
-
-func (r *reduceQuotasUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
-	keys, err := r.quotas.keys(ctx, qreq, req)
-	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	amount := req.Usage
-	var res MultiResult
-	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
-		var err error
-		res, err = r.cache.ReduceUsages(ctx, keys, amount)
-		if err == nil && res.Status == CacheMissing {
-			return r.quotas.missing(keys, res.Index), nil
-		}
-		return nil, err
-	})
+	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
 	switch {
 	case err != nil:
-		return 0, keys[0], err
+		return 0, keys[0], nil, err
 	case res.Status == CacheMissing: // a quota without a loader counts a missing usage as zero
-		return 0, keys[res.Index], &QuotaError{Key: keys[res.Index], Err: ErrInvalidMinQuotaUsage}
+		return 0, keys[res.Index], nil, &QuotaError{Key: keys[res.Index], Err: ErrInvalidMinQuotaUsage}
 	case res.Status != CacheApplied:
 		i := res.Index
-		return 0, keys[i], &QuotaError{Key: keys[i], Usage: res.Usages[i], Err: ErrInvalidMinQuotaUsage}
+		return 0, keys[i], nil, &QuotaError{Key: keys[i], Usage: res.Usages[i], Err: ErrInvalidMinQuotaUsage}
 	}
-	return res.Usages[0], keys[0], nil
+	if !undoable {
+		return res.Usages[0], keys[0], nil, nil
+	}
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
+		return putBackReduce(ctx, m.cache, AddUsageArgs{Key: key, Amount: amount})
+	}), nil
 }
 
-// undo puts the reduce back on each quota; a key gone missing since took it with it.
-func (r *reduceQuotasUsage) undo(ctx context.Context, qreq *QuotaRequest, _ string, req *QuotaUsageRequest, attempt string) error {
-	keys, err := r.quotas.keys(ctx, qreq, req)
-	if err != nil {
-		return err
-	}
-	for _, key := range keys {
-		if err := putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage}); err != nil {
-			return err
+// undoEach is the undo of a change to several quotas: undo on each of the keys the change
+// computed, in order, until one fails. A key gone missing since took its change with it.
+func undoEach(keys []string, undo func(ctx context.Context, key string) error) undoFunc {
+	return func(ctx context.Context) error {
+		for _, key := range keys {
+			if err := undo(ctx, key); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
 }

@@ -41,7 +41,7 @@ func TestCampaignAndPerUserQuotasUnderConcurrency(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		db := newQuotaDB()
 		db.put("campaign-42", 50, 0)
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{
 			Cache: b.cache, Quotas: campaignQuotas(50, 2, db), GetQuotaUsageConfig: fastRetry,
 		})
 		var admitted atomic.Int64
@@ -78,7 +78,7 @@ func TestMultiQuotaErrorNamesTheQuotaThatRefused(t *testing.T) {
 	eachBackend(t, func(t *testing.T, b backend) {
 		db := newQuotaDB()
 		db.put("campaign-42", 50, 10)
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
 		r := &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 2, Data: "ann"}
 		usage, err := claim.Do(context.Background(), r)
 		require.NoError(t, err)
@@ -93,7 +93,7 @@ func TestMultiQuotaErrorNamesTheQuotaThatRefused(t *testing.T) {
 		assert.Equal(t, int64(2), qerr.Usage)
 		assert.Equal(t, int64(12), b.get(t, "{campaign-42}:usage"), "all or nothing")
 
-		reduce := andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
+		reduce := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db)})
 		usage, err = reduce.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 2, Data: "ann"})
 		require.NoError(t, err)
 		assert.Equal(t, int64(10), usage)
@@ -122,7 +122,7 @@ func TestMultiQuotaKeysInDifferentSlots(t *testing.T) {
 	}
 	t.Run("cluster", func(t *testing.T) {
 		b := clusterBackend(t)
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: untagged})
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: untagged})
 		_, err := claim.Do(context.Background(), req("campaign-42", 1))
 		require.ErrorIs(t, err, andromeda.ErrCrossSlot)
 		assert.Contains(t, err.Error(), "hash tag")
@@ -132,7 +132,7 @@ func TestMultiQuotaKeysInDifferentSlots(t *testing.T) {
 	})
 	t.Run("standalone", func(t *testing.T) {
 		b := standaloneBackend(t)
-		claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: untagged})
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: untagged})
 		_, err := claim.Do(context.Background(), req("campaign-42", 1))
 		require.NoError(t, err)
 	})
@@ -144,23 +144,23 @@ func TestMultiQuotaBadInput(t *testing.T) {
 		{GetQuotaLimit: fixed(10), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(campaignKey)},
 		{GetQuotaLimit: fixed(10), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(campaignKey)},
 	}
-	_, err := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: same}).Do(context.Background(), req("c", 1))
+	_, err := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: same}).Do(context.Background(), req("c", 1))
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest)
 	assert.Contains(t, err.Error(), "the same key")
 
 	negative := campaignQuotas(-1, 2, newQuotaDB())
-	_, err = andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: negative}).Do(context.Background(), req("c", 1))
+	_, err = andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: negative}).Do(context.Background(), req("c", 1))
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest)
 	assert.Equal(t, int64(-1), b.get(t, "{campaign-42}:usage"))
 
-	assert.PanicsWithValue(t, "andromeda: AddQuotasUsageConfig.Quotas is required", func() {
-		andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache})
+	assert.PanicsWithValue(t, "andromeda: MultiQuotaUsageConfig.Quotas is required", func() {
+		andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache})
 	})
-	assert.PanicsWithValue(t, "andromeda: AddQuotasUsageConfig.Quotas[1].GetQuotaLimit is required", func() {
-		andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{same[0], {}}})
+	assert.PanicsWithValue(t, "andromeda: MultiQuotaUsageConfig.Quotas[1].GetQuotaLimit is required", func() {
+		andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{same[0], {}}})
 	})
-	assert.PanicsWithValue(t, "andromeda: ReduceQuotasUsageConfig.Quotas[0].GetQuotaUsageKey is required", func() {
-		andromeda.ReduceQuotasUsage(andromeda.ReduceQuotasUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{{}}})
+	assert.PanicsWithValue(t, "andromeda: MultiQuotaUsageConfig.Quotas[0].GetQuotaUsageKey is required", func() {
+		andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: []andromeda.Quota{{}}})
 	})
 }
 
@@ -170,9 +170,60 @@ func TestMultiQuotaNextFailureUndoesAll(t *testing.T) {
 	db := newQuotaDB()
 	db.put("campaign-42", 50, 5)
 	calls := 0
-	claim := andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), Next: failingStep(&calls)})
+	claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: campaignQuotas(50, 2, db), Next: failingStep(&calls)})
 	_, err := claim.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
 	require.ErrorIs(t, err, errNext)
 	assert.Equal(t, int64(5), b.get(t, "{campaign-42}:usage"))
 	assert.Equal(t, int64(0), b.get(t, "{campaign-42}:user:ann"))
+}
+
+// A Do whose Next fails asks each quota's key function once: the undo reuses the keys the
+// change computed, so a key function with side effects, or one that would answer
+// differently the second time, cannot steer the undo to other keys.
+func TestMultiQuotaUndoAsksEachKeyOnce(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("campaign-42", 50, 5)
+	var asked [2]atomic.Int64
+	counted := func(i int, key andromeda.GetQuotaKeyFunc) andromeda.GetQuotaKey {
+		return andromeda.GetQuotaKeyFunc(func(ctx context.Context, req *andromeda.QuotaRequest) (string, error) {
+			asked[i].Add(1)
+			return key(ctx, req)
+		})
+	}
+	quotas := campaignQuotas(50, 2, db)
+	quotas[0].GetQuotaUsageKey = counted(0, campaignKey)
+	quotas[1].GetQuotaUsageKey = counted(1, userKey)
+	b.set(t, "{campaign-42}:user:ann", 1)
+	calls := 0
+	conf := andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas, Next: failingStep(&calls)}
+	for name, step := range map[string]andromeda.UpdateQuotaUsage{
+		"add": andromeda.AddMultiQuotaUsage(conf), "reduce": andromeda.ReduceMultiQuotaUsage(conf),
+	} {
+		asked[0].Store(0)
+		asked[1].Store(0)
+		_, err := step.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
+		require.ErrorIs(t, err, errNext, name)
+		assert.Equal(t, int64(1), asked[0].Load(), "%s: campaign key asked", name)
+		assert.Equal(t, int64(1), asked[1].Load(), "%s: user key asked", name)
+		assert.Equal(t, int64(5), b.get(t, "{campaign-42}:usage"), name)
+		assert.Equal(t, int64(1), b.get(t, "{campaign-42}:user:ann"), name)
+	}
+	assert.Equal(t, 2, calls)
+}
+
+// The constructor keeps its own copy of the quotas: a caller that reuses its slice does
+// not change the quotas of a built step.
+func TestMultiQuotaKeepsItsOwnQuotas(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("campaign-42", 50, 0)
+	quotas := campaignQuotas(50, 2, db)
+	claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas})
+	quotas[1].GetQuotaUsageKey = andromeda.GetQuotaKeyFunc(func(context.Context, *andromeda.QuotaRequest) (string, error) {
+		return "{campaign-42}:elsewhere", nil
+	})
+	_, err := claim.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, Data: "ann"})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:user:ann"))
 }

@@ -40,8 +40,14 @@ func TestOddKeysWorkOnACluster(t *testing.T) {
 					Cache: b.cache, GetQuotaUsage: db.usage(), GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry,
 				})
 				holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
-					Cache: b.cache, GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(),
-					GetQuotaUsageKey: keyFunc, GetQuotaUsageConfig: fastRetry, HoldFor: time.Minute,
+					Cache: b.cache,
+					Quota: andromeda.Quota{
+						GetQuotaLimit:    db.limit(),
+						GetQuotaUsage:    db.usage(),
+						GetQuotaUsageKey: keyFunc,
+					},
+					GetQuotaUsageConfig: fastRetry,
+					HoldFor:             time.Minute,
 				})
 
 				claim := &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "order-1"}

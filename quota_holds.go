@@ -8,15 +8,14 @@ import (
 // DefaultHoldFor is how long a hold lasts by default.
 const DefaultHoldFor = 5 * time.Minute
 
-// QuotaHoldsConfig configures NewQuotaHolds. Cache, GetQuotaLimit and GetQuotaUsageKey are
-// required; the other fields mean what they mean for AddQuotaUsage.
+// QuotaHoldsConfig configures NewQuotaHolds. Cache, and the Quota's GetQuotaLimit and
+// GetQuotaUsageKey, are required.
 type QuotaHoldsConfig struct {
-	Cache                   Cache
-	GetQuotaLimit           GetQuota
-	GetQuotaUsage           GetQuota
-	GetQuotaUsageKey        GetQuotaKey
-	GetQuotaUsageExpiration GetQuotaExpiration
-	GetQuotaUsageConfig     GetQuotaUsageConfig
+	Cache Cache
+	// Quota is the quota the holds take from.
+	Quota Quota
+	// GetQuotaUsageConfig paces the loading of a missing usage key.
+	GetQuotaUsageConfig GetQuotaUsageConfig
 	// HoldFor is how long a hold lasts before its quota is released by itself; 0 means
 	// DefaultHoldFor.
 	HoldFor time.Duration
@@ -44,7 +43,8 @@ type QuotaHoldsConfig struct {
 // again against a usage loaded afresh.
 //
 // Each is an UpdateQuotaUsage whose request names the hold with IdempotencyKey (required),
-// for example an order ID:
+// for example an order ID: the key that names one claim names its hold, and a repeat with
+// it replays, as for any keyed change.
 //
 //	hold := &andromeda.QuotaUsageRequest{QuotaID: "flash-sale", Usage: 2, IdempotencyKey: orderID}
 //	holds.Reserve.Do(ctx, hold) // counted now, or ErrQuotaLimitExceeded
@@ -65,80 +65,75 @@ type QuotaHolds struct {
 // required field is missing.
 func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	const name = "QuotaHoldsConfig"
-	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaLimit", conf.GetQuotaLimit},
-		configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
-	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
-		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration}, configField{"Listener", conf.Listener})
+	mustSet(name, configField{"Cache", conf.Cache})
+	mustBeQuota(name, "Quota", conf.Quota, true)
+	mustBeUsable(name, configField{"Listener", conf.Listener})
 	if conf.HoldFor <= 0 {
 		conf.HoldFor = DefaultHoldFor
 	}
 	if conf.Retention <= 0 {
 		conf.Retention = DefaultIdempotencyRetention
 	}
-	usage := newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig)
-	step := func(op HoldOp, name string) UpdateQuotaUsage {
-		s := &holdStep{
-			usageStep: usageStep{op: name, cache: conf.Cache, conf: conf.GetQuotaUsageConfig, listener: conf.Listener,
-				zeroUsageOK: op != HoldReserve},
-			holdOp: op, conf: conf, usage: usage,
-		}
-		s.changer = s
-		return s
+	q := conf.Quota
+	usage := q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)
+	step := func(op HoldOp, opName string) UpdateQuotaUsage {
+		h := &quotaHold{op: op, cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
+			holdFor: conf.HoldFor, retention: conf.Retention}
+		return &usageStep{op: opName, apply: h.change, listener: conf.Listener, zeroUsageOK: op != HoldReserve}
 	}
 	return QuotaHolds{Reserve: step(HoldReserve, "reserve"), Commit: step(HoldCommit, "commit"), Cancel: step(HoldCancel, "cancel")}
 }
 
-type holdStep struct {
-	usageStep
-	holdOp HoldOp
-	conf   QuotaHoldsConfig
-	usage  *loader
+// quotaHold is the change of a hold's Reserve, Commit or Cancel. Holds take no Next, so
+// it returns no undo.
+type quotaHold struct {
+	op        HoldOp
+	cache     Cache
+	pace      GetQuotaUsageConfig
+	quota     Quota
+	usage     *loader
+	holdFor   time.Duration
+	retention time.Duration
 }
 
-// Do reserves, commits or cancels the hold req.IdempotencyKey names, and returns the
-// quota's usage after it.
-func (s *holdStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return s.run(ctx, req)
-}
-
-func (s *holdStep) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
+func (h *quotaHold) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, _ bool) (int64, string, undoFunc, error) {
 	if req.IdempotencyKey == "" {
-		return 0, "", invalid("IdempotencyKey names the hold and is required")
+		return 0, "", nil, invalid("IdempotencyKey names the hold and is required")
 	}
-	key, err := usageKey(ctx, s.conf.GetQuotaUsageKey, qreq)
+	key, err := usageKey(ctx, h.quota.GetQuotaUsageKey, qreq)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
-	args := HoldArgs{Op: s.holdOp, Key: key, HoldID: req.IdempotencyKey, Retention: s.conf.Retention}
-	if s.holdOp == HoldReserve {
-		if args.Limit, err = quotaLimit(ctx, s.conf.GetQuotaLimit, qreq); err != nil {
-			return 0, key, err
+	args := HoldArgs{Op: h.op, Key: key, HoldID: req.IdempotencyKey, Retention: h.retention}
+	if h.op == HoldReserve {
+		if args.Limit, err = quotaLimit(ctx, h.quota.GetQuotaLimit, qreq); err != nil {
+			return 0, key, nil, err
 		}
-		args.Amount, args.HoldFor = req.Usage, s.conf.HoldFor
-		if s.usage.get == nil {
+		args.Amount, args.HoldFor = req.Usage, h.holdFor
+		if h.usage.get == nil {
 			args.CreateMissing = true
-			if args.Expiration, err = s.usage.expirationOf(ctx, qreq); err != nil {
-				return 0, key, err
+			if args.Expiration, err = h.usage.expirationOf(ctx, qreq); err != nil {
+				return 0, key, nil, err
 			}
 		}
 	}
 	var res CacheResult
-	err = retryMissing(ctx, s.conf.GetQuotaUsageConfig, qreq, func() (*missingKey, error) {
+	err = retryMissing(ctx, h.pace, qreq, func() (*missingKey, error) {
 		var err error
 		// A hold is named by its ID: sending it again replays what the first send did.
-		res, err = retryUnknown(ctx, true, func() (CacheResult, error) { return s.cache.ChangeHold(ctx, args) })
-		if err == nil && res.Status == CacheMissing && s.usage.get != nil {
-			return &missingKey{s.usage, key}, nil
+		res, err = retryUnknown(ctx, true, func() (CacheResult, error) { return h.cache.ChangeHold(ctx, args) })
+		if err == nil && res.Status == CacheMissing && h.usage.get != nil {
+			return &missingKey{h.usage, key}, nil
 		}
 		return nil, err
 	})
 	if err != nil {
-		return 0, key, &QuotaError{Limit: args.Limit, Err: err}
+		return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
 	}
 	if cause, failed := holdFailures[res.Status]; failed {
-		return 0, key, &QuotaError{Limit: args.Limit, Usage: res.Usage, Err: cause}
+		return 0, key, nil, &QuotaError{Limit: args.Limit, Usage: res.Usage, Err: cause}
 	}
-	return res.Usage, key, nil
+	return res.Usage, key, nil, nil
 }
 
 var holdFailures = map[CacheStatus]error{
@@ -148,9 +143,4 @@ var holdFailures = map[CacheStatus]error{
 	CacheHoldNotFound:  ErrHoldNotFound,
 	CacheHoldCommitted: ErrHoldCommitted,
 	CacheMissing:       ErrQuotaNotFound,
-}
-
-// undo is never called: holds take no Next.
-func (s *holdStep) undo(context.Context, *QuotaRequest, string, *QuotaUsageRequest, string) error {
-	return nil
 }

@@ -16,8 +16,15 @@ import (
 
 func newHolds(b backend, db *quotaDB, holdFor time.Duration) andromeda.QuotaHolds {
 	return andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
-		Cache: b.cache, GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(), GetQuotaUsageKey: usageKey,
-		GetQuotaUsageExpiration: expireIn(time.Hour), GetQuotaUsageConfig: fastRetry, HoldFor: holdFor,
+		Cache: b.cache,
+		Quota: andromeda.Quota{
+			GetQuotaLimit:           db.limit(),
+			GetQuotaUsage:           db.usage(),
+			GetQuotaUsageKey:        usageKey,
+			GetQuotaUsageExpiration: expireIn(time.Hour),
+		},
+		GetQuotaUsageConfig: fastRetry,
+		HoldFor:             holdFor,
 	})
 }
 

@@ -40,11 +40,13 @@ type ReduceUsageOption struct {
 	IdempotencyRetention time.Duration
 }
 
-type reduceQuotaUsage struct {
-	usageStep
-	getKey    GetQuotaKey
-	usage     *loader
+// quotaReduce is the change of ReduceQuotaUsage.
+type quotaReduce struct {
+	cache     Cache
+	pace      GetQuotaUsageConfig
+	quota     Quota // without GetQuotaLimit: a reduce needs none
 	retention time.Duration
+	usage     *loader
 }
 
 // ReduceQuotaUsage returns an UpdateQuotaUsage whose Do subtracts req.Usage from the
@@ -53,40 +55,24 @@ type reduceQuotaUsage struct {
 // missing. The result is safe for concurrent use; build it once and share it.
 func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
-	mustSet(name, configField{"Cache", conf.Cache}, configField{"GetQuotaUsageKey", conf.GetQuotaUsageKey})
-	mustBeUsable(name, configField{"GetQuotaUsage", conf.GetQuotaUsage},
-		configField{"GetQuotaUsageExpiration", conf.GetQuotaUsageExpiration},
-		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	r := &reduceQuotaUsage{
-		usageStep: usageStep{
-			op:           opReduce,
-			cache:        conf.Cache,
-			conf:         conf.GetQuotaUsageConfig,
-			next:         conf.Next,
-			irreversible: conf.Option.Irreversible,
-			listener:     conf.Option.Listener,
-		},
-		getKey:    conf.GetQuotaUsageKey,
-		usage:     newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig),
-		retention: conf.Option.IdempotencyRetention,
-	}
-	r.changer = r
-	return r
+	q := Quota{GetQuotaUsage: conf.GetQuotaUsage, GetQuotaUsageKey: conf.GetQuotaUsageKey,
+		GetQuotaUsageExpiration: conf.GetQuotaUsageExpiration}
+	mustSet(name, configField{"Cache", conf.Cache})
+	mustBeQuota(name, "", q, false)
+	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
+	r := &quotaReduce{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
+	return &usageStep{op: opReduce, apply: r.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
 
-// Do subtracts req.Usage from the quota and returns the usage after it.
-func (r *reduceQuotaUsage) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	return r.run(ctx, req)
-}
-
-func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (int64, string, error) {
-	key, err := usageKey(ctx, r.getKey, qreq)
+func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (int64, string, undoFunc, error) {
+	key, err := usageKey(ctx, r.quota.GetQuotaUsageKey, qreq)
 	if err != nil {
-		return 0, "", err
+		return 0, "", nil, err
 	}
 	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention, attempt)}
 	var res CacheResult
-	err = retryMissing(ctx, r.conf, qreq, func() (*missingKey, error) {
+	err = retryMissing(ctx, r.pace, qreq, func() (*missingKey, error) {
 		var err error
 		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
 			return r.cache.ReduceUsage(ctx, args)
@@ -98,11 +84,17 @@ func (r *reduceQuotaUsage) change(ctx context.Context, qreq *QuotaRequest, req *
 	})
 	switch {
 	case err != nil:
-		return 0, key, err
+		return 0, key, nil, err
 	case res.Status != CacheApplied: // below zero, or missing with nothing to load it from
-		return 0, key, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
+		return 0, key, nil, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
 	}
-	return res.Usage, key, nil
+	if !undoable {
+		return res.Usage, key, nil, nil
+	}
+	// The undo puts the reduce back: the add it took back counts again, or its own
+	// record goes.
+	back := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -114,13 +106,6 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 		idem.AddRecordKey = recordKey(key, opAdd, req.IdempotencyKey)
 	}
 	return idem
-}
-
-// undo puts back a reduce: the add it took back counts again, or its own record goes. A
-// key that has gone missing since took the reduce with it.
-func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error {
-	idem := forgetting(reduceIdempotency(key, req, r.retention, attempt))
-	return putBackReduce(ctx, r.cache, AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idem})
 }
 
 // putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond

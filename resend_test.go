@@ -163,7 +163,7 @@ func TestResendsNeverCountTwice(t *testing.T) {
 					GetQuotaUsageKey: constKey(key), Option: andromeda.AddUsageOption{Coalesce: true}})
 			}},
 			{"multi-quota add", 1, []string{key, "resend:{q}:user"}, func(cache andromeda.Cache) andromeda.UpdateQuotaUsage {
-				return andromeda.AddQuotasUsage(andromeda.AddQuotasUsageConfig{Cache: cache, Quotas: []andromeda.Quota{
+				return andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: cache, Quotas: []andromeda.Quota{
 					{GetQuotaLimit: constLimit(bigLimit), GetQuotaUsageKey: constKey(key)},
 					{GetQuotaLimit: constLimit(bigLimit), GetQuotaUsageKey: constKey("resend:{q}:user")},
 				}})
@@ -221,8 +221,14 @@ func TestKeyedRequestsCountExactlyOnceUnderResends(t *testing.T) {
 				return andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: cache, GetQuotaUsageKey: constKey(key)})
 			}},
 			{"hold reserve", 1, func(cache andromeda.Cache) andromeda.UpdateQuotaUsage {
-				return andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: cache, GetQuotaLimit: constLimit(bigLimit),
-					GetQuotaUsageKey: constKey(key), HoldFor: time.Hour}).Reserve
+				return andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{
+					Cache: cache,
+					Quota: andromeda.Quota{
+						GetQuotaLimit:    constLimit(bigLimit),
+						GetQuotaUsageKey: constKey(key),
+					},
+					HoldFor: time.Hour,
+				}).Reserve
 			}},
 		} {
 			t.Run(adapter.name+"/"+tc.name, func(t *testing.T) {

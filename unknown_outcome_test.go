@@ -102,7 +102,7 @@ func TestUnknownOutcomeWithKeyIsRetried(t *testing.T) {
 	assert.Equal(t, int64(0), usage)
 
 	cache.lose.Store(andromeda.UnknownOutcomeAttempts - 1)
-	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: cache, GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey("h")})
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: cache, Quota: andromeda.Quota{GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey("h")}})
 	usage, err = holds.Reserve.Do(ctx, req)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), usage)

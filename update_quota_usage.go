@@ -8,46 +8,44 @@ import (
 	"time"
 )
 
-// usageStep holds what every change shares: checking the request, running Next and
-// undoing the change when Next fails, and telling the listener.
+// usageStep is the Do of every change: it checks the request, applies the change, runs
+// Next and undoes the change when Next fails, and tells the listener how the Do ended.
 type usageStep struct {
 	op           string
-	cache        Cache
-	conf         GetQuotaUsageConfig
+	apply        change
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
-	changer      usageChanger // the add or reduce that embeds this step
-	zeroUsageOK  bool         // commit and cancel of a hold take their amount from the hold
+	zeroUsageOK  bool // commit and cancel of a hold take their amount from the hold
 }
 
-// usageChanger is what each kind of change does its own way.
-type usageChanger interface {
-	// change applies req.Usage to the quota qreq names and returns the usage after it
-	// and the key it changed. Its error may be a *QuotaError with Err, Key, Limit and
-	// Usage set; run fills in the rest.
-	// attempt names this Do in idempotency records (see Idempotency.Attempt); it is
-	// empty when the request has no IdempotencyKey.
-	change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string) (usage int64, key string, err error)
-	// undo takes a successful change back.
-	undo(ctx context.Context, qreq *QuotaRequest, key string, req *QuotaUsageRequest, attempt string) error
-}
+// change applies one Do's request to the quota qreq names, the way one kind of change
+// does. It returns the usage after it, the key it changed, and the undo that takes it
+// back: nil when there is nothing to undo, or when undoable is false (no Next, or an
+// irreversible one), so that a plain Do allocates none. Its error may be a *QuotaError
+// with Err, Key, Limit and Usage set; the step fills in the rest. attempt names this Do
+// in idempotency records (see Idempotency.Attempt); it is empty when the request has no
+// IdempotencyKey.
+type change func(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, attempt string, undoable bool) (usage int64, key string, undo undoFunc, err error)
 
-// run checks the request and changes the usage; then runs Next, undoing the change if
+// undoFunc takes a successful change back.
+type undoFunc func(ctx context.Context) error
+
+// Do checks the request and applies the change; then runs Next, undoing the change if
 // Next fails. It tells the listener how it ended.
-func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
-	usage, err := s.runOnce(ctx, req)
+func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	usage, err := s.do(ctx, req)
 	notify(ctx, s.listener, req, usage, err)
 	return usage, err
 }
 
-func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	if err := checkRequest(ctx, req, s.zeroUsageOK); err != nil {
 		return 0, s.fail(req, "", err)
 	}
 	qreq := &QuotaRequest{QuotaID: req.QuotaID, Data: req.Data}
-	attempt := newAttempt(req)
-	usage, key, err := s.changer.change(ctx, qreq, req, attempt)
+	undoable := s.next != nil && !s.irreversible
+	usage, key, undo, err := s.apply(ctx, qreq, req, newAttempt(req), undoable)
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
@@ -55,12 +53,12 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 		return usage, nil
 	}
 	if _, err := s.next.Do(ctx, req); err != nil {
-		if s.irreversible { // the change stays: Next's "nothing changed" is not Do's
+		if undo == nil { // irreversible: the change stays, and Next's "nothing changed" is not Do's
 			return 0, stillCounted(err)
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := s.changer.undo(context.WithoutCancel(ctx), qreq, key, req, attempt); undoErr != nil {
+		if undoErr := undo(context.WithoutCancel(ctx)); undoErr != nil {
 			// The change stays counted, or may: neither Next's error nor the undo's may
 			// tell the caller that nothing changed.
 			return 0, undoFailed(err, undoErr, s.op, req.Usage, key)

@@ -90,7 +90,7 @@ func writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, status, errorBody{err.Error()})
 }
 
-func writeJSON(w http.ResponseWriter, status int, body interface{}) {
+func writeJSON(w http.ResponseWriter, status int, body any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)

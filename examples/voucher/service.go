@@ -143,7 +143,7 @@ func (s *service) syncUsage(ctx context.Context) (synced int, err error) {
 }
 
 // runSync runs syncUsage every interval until ctx ends.
-func (s *service) runSync(ctx context.Context, interval time.Duration, logf func(string, ...interface{})) {
+func (s *service) runSync(ctx context.Context, interval time.Duration, logf func(string, ...any)) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {

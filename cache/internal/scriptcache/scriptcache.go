@@ -45,7 +45,7 @@ type Client interface {
 	// must not resend it after it may have been written (see transport.go). An error
 	// from before the request was written wraps ErrNotSent; an error reply from Redis
 	// is returned as the client types it (with a RedisError method).
-	Run(ctx context.Context, script Script, keys []string, args ...interface{}) (interface{}, error)
+	Run(ctx context.Context, script Script, keys []string, args ...any) (any, error)
 	// SetNX sets key to value with the expiration (0 means none) if key is absent.
 	SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
 	// Set sets key to value with the expiration (0 means none).
@@ -88,7 +88,7 @@ func (c *cache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArg
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	args := make([]interface{}, 0, 1+2*len(batch))
+	args := make([]any, 0, 1+2*len(batch))
 	args = append(args, absentArg(batch[0]))
 	for _, a := range batch {
 		args = append(args, a.Amount, a.Limit)
@@ -159,7 +159,7 @@ func withRecord(keys []string, idem andromeda.Idempotency) ([]string, int64, int
 
 func (c *cache) AddUsages(ctx context.Context, quotas []andromeda.AddUsageArgs) (andromeda.MultiResult, error) {
 	keys := make([]string, len(quotas))
-	args := make([]interface{}, 0, 1+2*len(quotas))
+	args := make([]any, 0, 1+2*len(quotas))
 	args = append(args, quotas[0].Amount)
 	for i, q := range quotas {
 		keys[i] = q.Key
@@ -282,7 +282,7 @@ func result(args andromeda.AddUsageArgs, r scripts.Reply) (andromeda.CacheResult
 	return andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
-func multiResult(keys []string, reply interface{}, err error) (andromeda.MultiResult, error) {
+func multiResult(keys []string, reply any, err error) (andromeda.MultiResult, error) {
 	if err != nil {
 		return andromeda.MultiResult{}, runError(strings.Join(keys, ", "), err)
 	}
