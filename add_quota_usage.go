@@ -85,7 +85,7 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	a := &addQuotaUsage{
 		usageStep: usageStep{
 			op:           opAdd,
-			cache:        conf.Cache,
+			cache:        newStore(conf.Cache),
 			conf:         conf.GetQuotaUsageConfig,
 			next:         conf.Next,
 			irreversible: conf.Option.Irreversible,
@@ -179,7 +179,7 @@ func (a *addQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string, r
 }
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
-func takeBackAdd(ctx context.Context, cache Cache, args ReduceUsageArgs) error {
+func takeBackAdd(ctx context.Context, cache *store, args ReduceUsageArgs) error {
 	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
 		return cache.ReduceUsage(ctx, args)
 	})

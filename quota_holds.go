@@ -78,7 +78,7 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	usage := newUsageLoader(conf.Cache, conf.GetQuotaUsage, conf.GetQuotaUsageExpiration, conf.GetQuotaUsageConfig)
 	step := func(op HoldOp, name string) UpdateQuotaUsage {
 		s := &holdStep{
-			usageStep: usageStep{op: name, cache: conf.Cache, conf: conf.GetQuotaUsageConfig, listener: conf.Listener,
+			usageStep: usageStep{op: name, cache: newStore(conf.Cache), conf: conf.GetQuotaUsageConfig, listener: conf.Listener,
 				zeroUsageOK: op != HoldReserve},
 			holdOp: op, conf: conf, usage: usage,
 		}

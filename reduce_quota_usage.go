@@ -60,7 +60,7 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	r := &reduceQuotaUsage{
 		usageStep: usageStep{
 			op:           opReduce,
-			cache:        conf.Cache,
+			cache:        newStore(conf.Cache),
 			conf:         conf.GetQuotaUsageConfig,
 			next:         conf.Next,
 			irreversible: conf.Option.Irreversible,
@@ -126,7 +126,7 @@ func (r *reduceQuotaUsage) undo(ctx context.Context, _ *QuotaRequest, key string
 // putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond
 // which usage could not be stored exactly; a key gone missing since took the reduce
 // with it.
-func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
+func putBackReduce(ctx context.Context, cache *store, args AddUsageArgs) error {
 	args.Limit = MaxAmount
 	keyed := args.Idempotency.RecordKey != ""
 	res, err := retryUnknown(ctx, keyed, func() (CacheResult, error) { return cache.AddUsage(ctx, args) })

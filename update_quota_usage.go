@@ -12,7 +12,7 @@ import (
 // undoing the change when Next fails, and telling the listener.
 type usageStep struct {
 	op           string
-	cache        Cache
+	cache        *store
 	conf         GetQuotaUsageConfig
 	next         UpdateQuotaUsage
 	irreversible bool

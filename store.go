@@ -1,0 +1,284 @@
+package andromeda
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ramadani/andromeda/internal/scripts"
+)
+
+// store is the algorithms' storage: each atomic usage change is one of the library's
+// scripts, run through the Cache transport with the retry policy of store_run.go.
+type store struct {
+	cache Cache
+	// waits: the transport confirms writes with WAIT (see ReplicaWaiter).
+	waits bool
+	// refresher relearns a cluster's slot map; nil when the transport cannot.
+	refresher SlotRefresher
+}
+
+// newStore returns the store over cache.
+func newStore(cache Cache) *store {
+	s := &store{cache: cache}
+	if w, ok := cache.(ReplicaWaiter); ok {
+		s.waits = w.WaitsForReplicas()
+	}
+	s.refresher, _ = cache.(SlotRefresher)
+	return s
+}
+
+func (c *store) AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
+	keys := append(make([]string, 0, 4), args.Key) // room for the limit, record and hold buckets
+	hasLimitKey := 0
+	if args.LimitKey != "" {
+		keys, hasLimitKey = append(keys, args.LimitKey), 1
+	}
+	keys, retention, mode := withRecord(keys, args.Idempotency)
+	keys = withHoldBuckets(keys, args.Key)
+	reply, err := c.run(ctx, addScript, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode, args.Idempotency.Attempt)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	return result(args, r)
+}
+
+func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 1+2*len(batch))
+	args = append(args, absentArg(batch[0]))
+	for _, a := range batch {
+		args = append(args, a.Amount, a.Limit)
+	}
+	keys := []string{batch[0].Key}
+	if batch[0].LimitKey != "" {
+		keys = append(keys, batch[0].LimitKey)
+	}
+	keys = withHoldBuckets(keys, batch[0].Key)
+	reply, err := c.run(ctx, addBatchScript, keys, args...)
+	if err != nil {
+		return nil, runError(batch[0].Key, err)
+	}
+	replies, err := scripts.ParseBatch(reply)
+	if err != nil {
+		return nil, fmt.Errorf("change usage of %q: %w", batch[0].Key, err)
+	}
+	if len(replies) == 1 && scripts.Invalid(replies[0].Status) {
+		_, err := result(batch[0], replies[0])
+		return nil, err
+	}
+	if len(replies) != len(batch) {
+		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
+	}
+	results := make([]CacheResult, len(replies))
+	for i, r := range replies {
+		if results[i], err = result(batch[i], r); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func (c *store) ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error) {
+	keys, retention, mode := withRecord(append(make([]string, 0, 3), args.Key), args.Idempotency)
+	keys = withHoldBuckets(keys, args.Key)
+	reply, err := c.run(ctx, reduceScript, keys, args.Amount, retention, mode, args.Idempotency.Attempt)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	if r.Status == scripts.AmountMismatch {
+		return CacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
+			ErrInvalidRequest, args.Amount, args.Key, r.Usage, r.Key)
+	}
+	return result(AddUsageArgs{Key: args.Key}, r)
+}
+
+// withRecord adds an idempotency record's key, and the add's record when set, to keys,
+// and returns the scripts' retention (ms, 0 for no record) and mode arguments.
+func withRecord(keys []string, idem Idempotency) ([]string, int64, int64) {
+	if idem.RecordKey == "" {
+		return keys, 0, scripts.RecordNone
+	}
+	mode := int64(scripts.RecordOutcome)
+	if idem.Forget {
+		mode = scripts.RecordForget
+	}
+	keys = append(keys, idem.RecordKey)
+	if idem.AddRecordKey != "" && idem.AddRecordKey != idem.RecordKey {
+		keys = append(keys, idem.AddRecordKey)
+	}
+	return keys, scripts.Milliseconds(idem.Retention), mode
+}
+
+func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResult, error) {
+	keys := make([]string, len(quotas))
+	args := make([]any, 0, 1+2*len(quotas))
+	args = append(args, quotas[0].Amount)
+	for i, q := range quotas {
+		keys[i] = q.Key
+		args = append(args, q.Limit, absentArg(q))
+	}
+	reply, err := c.run(ctx, multiAddScript, withAllHoldBuckets(keys), args...)
+	return multiResult(keys, reply, err)
+}
+
+func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (MultiResult, error) {
+	reply, err := c.run(ctx, multiReduceScript, withAllHoldBuckets(keys), amount)
+	return multiResult(keys, reply, err)
+}
+
+// withHoldBuckets appends the hold buckets of the usage at usageKey, which the usage
+// scripts sweep first (see internal/scripts/holds_release.lua): last, so that the scripts'
+// other keys keep their places.
+func withHoldBuckets(keys []string, usageKey string) []string {
+	buckets, _ := HoldKeys(usageKey, "")
+	return append(keys, buckets)
+}
+
+// withAllHoldBuckets returns usageKeys followed by their hold buckets, in the same order.
+func withAllHoldBuckets(usageKeys []string) []string {
+	keys := make([]string, len(usageKeys), 2*len(usageKeys))
+	copy(keys, usageKeys)
+	for _, key := range usageKeys {
+		keys = withHoldBuckets(keys, key)
+	}
+	return keys
+}
+
+var holdModes = map[HoldOp]string{HoldReserve: "reserve", HoldCommit: "commit", HoldCancel: "cancel"}
+
+func (c *store) ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error) {
+	buckets, hold := HoldKeys(args.Key, args.HoldID)
+	keys := []string{args.Key, buckets, hold}
+	absent := absentArg(AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
+	reply, err := c.run(ctx, holdScript, keys, holdModes[args.Op], args.Amount, args.Limit,
+		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
+	}
+	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
+		return CacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
+	}
+	return result(AddUsageArgs{Key: args.Key}, r)
+}
+
+func (c *store) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	reply, err := c.run(ctx, setScript, []string{key}, value, scripts.Milliseconds(expiration), scripts.SetIfAbsent)
+	if err != nil {
+		return false, fmt.Errorf("set %q: %w", key, err)
+	}
+	return reply == int64(1), nil
+}
+
+func (c *store) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
+	if _, err := c.run(ctx, setScript, []string{key}, value, scripts.Milliseconds(expiration), scripts.SetAlways); err != nil {
+		return fmt.Errorf("set %q: %w", key, err)
+	}
+	return nil
+}
+
+func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
+	usages, found, err := c.GetUsages(ctx, []string{key})
+	if err != nil {
+		return 0, false, err
+	}
+	return usages[0], found[0], nil
+}
+
+func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
+	raws, found, err := c.cache.Get(ctx, keys)
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		// The client does not say which key: name them all.
+		return nil, nil, fmt.Errorf("%w: one of the keys %q is not a string (%v)", ErrInvalidCachedUsage, keys, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), unavailable(err))
+	}
+	usages := make([]int64, len(keys))
+	for i, raw := range raws {
+		if !found[i] {
+			continue
+		}
+		var ok bool
+		if usages[i], ok = scripts.ParseUsage(raw); !ok {
+			return nil, nil, notInteger(keys[i], raw)
+		}
+	}
+	return usages, found, nil
+}
+
+// absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
+// more starts it at zero with that expiration in milliseconds.
+func absentArg(args AddUsageArgs) int64 {
+	if !args.CreateMissing {
+		return -1
+	}
+	return scripts.Milliseconds(args.Expiration)
+}
+
+// result turns a parsed script reply into a CacheResult.
+func result(args AddUsageArgs, r scripts.Reply) (CacheResult, error) {
+	if scripts.Invalid(r.Status) {
+		key := r.Key
+		if key == "" { // a script that does not name the key
+			key = args.Key
+		}
+		if r.Status == scripts.WrongType {
+			return CacheResult{}, wrongType(key, r.Raw)
+		}
+		return CacheResult{}, notInteger(key, r.Raw)
+	}
+	return CacheResult{Status: CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
+}
+
+func multiResult(keys []string, reply any, err error) (MultiResult, error) {
+	if err != nil {
+		return MultiResult{}, runError(strings.Join(keys, ", "), err)
+	}
+	r, err := scripts.ParseMulti(reply)
+	if err != nil {
+		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+	}
+	if scripts.Invalid(r.Status) {
+		key := keys[r.Index]
+		if r.Key != "" { // the quota's hold buckets
+			key = r.Key
+		}
+		if r.Status == scripts.WrongType {
+			return MultiResult{}, wrongType(key, r.Raw)
+		}
+		return MultiResult{}, notInteger(key, r.Raw)
+	}
+	return MultiResult{Status: CacheStatus(r.Status), Index: r.Index, Usages: r.Usages}, nil
+}
+
+func notInteger(key, raw string) error {
+	return fmt.Errorf("%w: key %q holds %q", ErrInvalidCachedUsage, key, raw)
+}
+
+func wrongType(key, typ string) error {
+	return fmt.Errorf("%w: key %q holds a %s, not the type andromeda keeps there", ErrInvalidCachedUsage, key, typ)
+}
+
+// runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.
+func runError(keys string, err error) error {
+	if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return fmt.Errorf("change usage of %s: %w (%v)", keys, ErrCrossSlot, err)
+	}
+	return fmt.Errorf("change usage of %s: %w", keys, err)
+}
