@@ -30,14 +30,11 @@ func newStore(cache Cache) *store {
 }
 
 func (c *store) AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
-	keys := append(make([]string, 0, 4), args.Key) // room for the limit, record and hold buckets
-	hasLimitKey := 0
-	if args.LimitKey != "" {
-		keys, hasLimitKey = append(keys, args.LimitKey), 1
-	}
-	keys, retention, mode := withRecord(keys, args.Idempotency)
-	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.run(ctx, addScript, keys, args.Amount, args.Limit, absentArg(args), hasLimitKey, retention, mode, args.Idempotency.Attempt)
+	in := scripts.AddInput{Key: args.Key, LimitKey: args.LimitKey, HoldBuckets: holdBucketsKey(args.Key),
+		Amount: args.Amount, Limit: args.Limit, Absent: absentArg(args), Attempt: args.Idempotency.Attempt}
+	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
+	keys, scriptArgs := in.Build()
+	reply, err := c.run(ctx, addScript, keys, scriptArgs...)
 	if err != nil {
 		return CacheResult{}, runError(args.Key, err)
 	}
@@ -52,16 +49,12 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]Cach
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 1+2*len(batch))
-	args = append(args, absentArg(batch[0]))
-	for _, a := range batch {
-		args = append(args, a.Amount, a.Limit)
+	amounts, limits := make([]int64, len(batch)), make([]int64, len(batch))
+	for i, a := range batch {
+		amounts[i], limits[i] = a.Amount, a.Limit
 	}
-	keys := []string{batch[0].Key}
-	if batch[0].LimitKey != "" {
-		keys = append(keys, batch[0].LimitKey)
-	}
-	keys = withHoldBuckets(keys, batch[0].Key)
+	first := batch[0]
+	keys, args := scripts.AddBatchArgs(first.Key, first.LimitKey, holdBucketsKey(first.Key), absentArg(first), amounts, limits)
 	reply, err := c.run(ctx, addBatchScript, keys, args...)
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
@@ -87,9 +80,10 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]Cach
 }
 
 func (c *store) ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error) {
-	keys, retention, mode := withRecord(append(make([]string, 0, 3), args.Key), args.Idempotency)
-	keys = withHoldBuckets(keys, args.Key)
-	reply, err := c.run(ctx, reduceScript, keys, args.Amount, retention, mode, args.Idempotency.Attempt)
+	in := scripts.ReduceInput{Key: args.Key, HoldBuckets: holdBucketsKey(args.Key), Amount: args.Amount, Attempt: args.Idempotency.Attempt}
+	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
+	keys, scriptArgs := in.Build()
+	reply, err := c.run(ctx, reduceScript, keys, scriptArgs...)
 	if err != nil {
 		return CacheResult{}, runError(args.Key, err)
 	}
@@ -104,32 +98,26 @@ func (c *store) ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheRes
 	return result(AddUsageArgs{Key: args.Key}, r)
 }
 
-// withRecord adds an idempotency record's key, and the add's record when set, to keys,
-// and returns the scripts' retention (ms, 0 for no record) and mode arguments.
-func withRecord(keys []string, idem Idempotency) ([]string, int64, int64) {
+// record returns the idempotency record's key, the add's record's key, the retention
+// (ms, 0 for no record) and the mode that the add and reduce scripts take.
+func record(idem Idempotency) (recordKey, addRecordKey string, retention, mode int64) {
 	if idem.RecordKey == "" {
-		return keys, 0, scripts.RecordNone
+		return "", "", 0, scripts.RecordNone
 	}
-	mode := int64(scripts.RecordOutcome)
+	mode = scripts.RecordOutcome
 	if idem.Forget {
 		mode = scripts.RecordForget
 	}
-	keys = append(keys, idem.RecordKey)
-	if idem.AddRecordKey != "" && idem.AddRecordKey != idem.RecordKey {
-		keys = append(keys, idem.AddRecordKey)
-	}
-	return keys, scripts.Milliseconds(idem.Retention), mode
+	return idem.RecordKey, idem.AddRecordKey, scripts.Milliseconds(idem.Retention), mode
 }
 
 func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResult, error) {
 	keys := make([]string, len(quotas))
-	args := make([]any, 0, 1+2*len(quotas))
-	args = append(args, quotas[0].Amount)
+	limits, absent := make([]int64, len(quotas)), make([]int64, len(quotas))
 	for i, q := range quotas {
-		keys[i] = q.Key
-		args = append(args, q.Limit, absentArg(q))
+		keys[i], limits[i], absent[i] = q.Key, q.Limit, absentArg(q)
 	}
-	reply, err := c.run(ctx, multiAddScript, withAllHoldBuckets(keys), args...)
+	reply, err := c.run(ctx, multiAddScript, withAllHoldBuckets(keys), scripts.MultiAddArgs(quotas[0].Amount, limits, absent)...)
 	return multiResult(keys, reply, err)
 }
 
@@ -138,12 +126,11 @@ func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (
 	return multiResult(keys, reply, err)
 }
 
-// withHoldBuckets appends the hold buckets of the usage at usageKey, which the usage
-// scripts sweep first (see internal/scripts/holds_release.lua): last, so that the scripts'
-// other keys keep their places.
-func withHoldBuckets(keys []string, usageKey string) []string {
+// holdBucketsKey returns the key of the hold buckets of the usage at usageKey, which the
+// usage scripts sweep first (see internal/scripts/holds_release.lua).
+func holdBucketsKey(usageKey string) string {
 	buckets, _ := HoldKeys(usageKey, "")
-	return append(keys, buckets)
+	return buckets
 }
 
 // withAllHoldBuckets returns usageKeys followed by their hold buckets, in the same order.
@@ -151,19 +138,17 @@ func withAllHoldBuckets(usageKeys []string) []string {
 	keys := make([]string, len(usageKeys), 2*len(usageKeys))
 	copy(keys, usageKeys)
 	for _, key := range usageKeys {
-		keys = withHoldBuckets(keys, key)
+		keys = append(keys, holdBucketsKey(key))
 	}
 	return keys
 }
-
-var holdModes = map[HoldOp]string{HoldReserve: "reserve", HoldCommit: "commit", HoldCancel: "cancel"}
 
 func (c *store) ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error) {
 	buckets, hold := HoldKeys(args.Key, args.HoldID)
 	keys := []string{args.Key, buckets, hold}
 	absent := absentArg(AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	reply, err := c.run(ctx, holdScript, keys, holdModes[args.Op], args.Amount, args.Limit,
-		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)
+	reply, err := c.run(ctx, holdScript, keys, scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
+		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
 	if err != nil {
 		return CacheResult{}, runError(args.Key, err)
 	}
@@ -178,15 +163,15 @@ func (c *store) ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, err
 }
 
 func (c *store) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
-	reply, err := c.run(ctx, setScript, []string{key}, value, scripts.Milliseconds(expiration), scripts.SetIfAbsent)
+	reply, err := c.run(ctx, setScript, []string{key}, scripts.SetArgs(value, scripts.Milliseconds(expiration), scripts.SetIfAbsent)...)
 	if err != nil {
 		return false, fmt.Errorf("set %q: %w", key, err)
 	}
-	return reply == int64(1), nil
+	return reply == int64(scripts.SetStored), nil
 }
 
 func (c *store) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
-	if _, err := c.run(ctx, setScript, []string{key}, value, scripts.Milliseconds(expiration), scripts.SetAlways); err != nil {
+	if _, err := c.run(ctx, setScript, []string{key}, scripts.SetArgs(value, scripts.Milliseconds(expiration), scripts.SetAlways)...); err != nil {
 		return fmt.Errorf("set %q: %w", key, err)
 	}
 	return nil
@@ -222,13 +207,9 @@ func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 	return usages, found, nil
 }
 
-// absentArg tells the scripts what to do with an absent key: -1 reports it missing, 0 or
-// more starts it at zero with that expiration in milliseconds.
+// absentArg is what the scripts do with an absent usage (see scripts.AbsentArg).
 func absentArg(args AddUsageArgs) int64 {
-	if !args.CreateMissing {
-		return -1
-	}
-	return scripts.Milliseconds(args.Expiration)
+	return scripts.AbsentArg(args.CreateMissing, scripts.Milliseconds(args.Expiration))
 }
 
 // result turns a parsed script reply into a CacheResult.
@@ -243,7 +224,11 @@ func result(args AddUsageArgs, r scripts.Reply) (CacheResult, error) {
 		}
 		return CacheResult{}, notInteger(key, r.Raw)
 	}
-	return CacheResult{Status: CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
+	status, err := cacheStatus(r.Status)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	return CacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
 func multiResult(keys []string, reply any, err error) (MultiResult, error) {
@@ -264,7 +249,11 @@ func multiResult(keys []string, reply any, err error) (MultiResult, error) {
 		}
 		return MultiResult{}, notInteger(key, r.Raw)
 	}
-	return MultiResult{Status: CacheStatus(r.Status), Index: r.Index, Usages: r.Usages}, nil
+	status, err := cacheStatus(r.Status)
+	if err != nil {
+		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+	}
+	return MultiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
 }
 
 func notInteger(key, raw string) error {
@@ -281,4 +270,29 @@ func runError(keys string, err error) error {
 		return fmt.Errorf("change usage of %s: %w (%v)", keys, ErrCrossSlot, err)
 	}
 	return fmt.Errorf("change usage of %s: %w", keys, err)
+}
+
+// cacheStatus names a script's status code (see internal/scripts).
+func cacheStatus(code int64) (CacheStatus, error) {
+	switch code {
+	case scripts.Applied:
+		return CacheApplied, nil
+	case scripts.Missing:
+		return CacheMissing, nil
+	case scripts.LimitExceeded:
+		return CacheLimitExceeded, nil
+	case scripts.BelowZero:
+		return CacheBelowZero, nil
+	case scripts.LimitMissing:
+		return CacheLimitMissing, nil
+	case scripts.HoldExpired:
+		return CacheHoldExpired, nil
+	case scripts.HoldCancelled:
+		return CacheHoldCancelled, nil
+	case scripts.HoldNotFound:
+		return CacheHoldNotFound, nil
+	case scripts.HoldCommitted:
+		return CacheHoldCommitted, nil
+	}
+	return 0, fmt.Errorf("unexpected script status %d", code)
 }

@@ -27,12 +27,10 @@ type lock struct {
 }
 
 func (l *lock) SetUsageIfAbsent(ctx context.Context, args LoadArgs) (bool, error) {
-	keys := make([]string, 0, 2+len(args.Drop))
-	keys = append(keys, l.key, args.Key)
-	keys = append(keys, args.Drop...)
+	keys, scriptArgs := scripts.FencedLoadArgs(l.key, l.token, args.Key, args.Value, scripts.Milliseconds(args.Expiration), args.Drop)
 	// Sent as a change script: retried while Redis did not run it, and never resent
 	// once it may have run (a resend would be harmless here, but one path is simpler).
-	reply, err := l.store.run(ctx, fencedLoadScript, keys, l.token, args.Value, scripts.Milliseconds(args.Expiration))
+	reply, err := l.store.run(ctx, fencedLoadScript, keys, scriptArgs...)
 	if err != nil {
 		return false, runError(args.Key, err)
 	}

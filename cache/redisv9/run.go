@@ -28,11 +28,54 @@ func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas.On() }
 // RunScript runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT
 // (the script did not run then), each followed by WAIT when WaitForReplicas is set.
 func (a *adapter) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
-	reply, err := a.eval(ctx, "evalsha", s.SHA1(), keys, args)
+	text := goredis.TextOf(s)
+	reply, err := a.eval(ctx, verbEvalSHA, text.SHA, keys, args)
 	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		reply, err = a.eval(ctx, "eval", s.Source(), keys, args)
+		reply, err = a.eval(ctx, verbEval, text.Source, keys, args)
 	}
 	return reply, err
+}
+
+// The verbs, boxed once: a string variable put in an interface costs an allocation.
+var (
+	verbEvalSHA any = "evalsha"
+	verbEval    any = "eval"
+)
+
+// call is one attempt's allocation: its Marker, and room for a short command's arguments.
+type call struct {
+	marker goredis.Marker
+	args   [12]any
+}
+
+// command builds one EVAL or EVALSHA whose script (SHA1 or source) is marked.
+func command(ctx context.Context, verb any, script []byte, keys []string, args []any) (onceCmd, *goredis.Marker) {
+	c := new(call)
+	c.marker.Set(script)
+	cmdArgs := c.args[:0]
+	if n := 3 + len(keys) + len(args); n > len(c.args) {
+		cmdArgs = make([]any, 0, n)
+	}
+	cmdArgs = append(cmdArgs, verb, &c.marker, len(keys))
+	for _, key := range keys {
+		cmdArgs = append(cmdArgs, key)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	return onceCmd{redis.NewCmd(ctx, cmdArgs...)}, &c.marker
+}
+
+// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
+func (a *adapter) eval(ctx context.Context, verb any, script []byte, keys []string, args []any) (any, error) {
+	if a.opts.replicas.On() {
+		return a.evalWithWait(ctx, verb, script, keys, args)
+	}
+	cmd, marker := command(ctx, verb, script, keys, args)
+	if a.contextAware || ctx.Done() == nil {
+		_ = a.client.Process(ctx, cmd) // no goroutine, no closure: the common path
+	} else if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
+		return nil, err
+	}
+	return result(cmd, marker)
 }
 
 // maxAskRedirects bounds the ASK redirects the WAIT path follows itself (a cluster
@@ -40,25 +83,11 @@ func (a *adapter) RunScript(ctx context.Context, s *andromeda.Script, keys []str
 // master's client, which does not).
 const maxAskRedirects = 3
 
-// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
-func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
+// evalWithWait sends one EVAL or EVALSHA with WAIT after it, in one pipeline.
+func (a *adapter) evalWithWait(ctx context.Context, verb any, script []byte, keys []string, args []any) (any, error) {
 	var askTarget *redis.Client
 	for redirects := 0; ; redirects++ {
-		marker := goredis.NewMarker(script)
-		cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-		cmdArgs = append(cmdArgs, verb, marker, len(keys))
-		for _, key := range keys {
-			cmdArgs = append(cmdArgs, key)
-		}
-		cmdArgs = append(cmdArgs, args...)
-		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
-
-		if !a.opts.replicas.On() {
-			if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
-				return nil, err
-			}
-			return result(cmd, marker)
-		}
+		cmd, marker := command(ctx, verb, script, keys, args)
 		var wait *redis.IntCmd
 		if err := a.withinContext(ctx, func() { wait = a.processWithWait(ctx, keys[0], cmd, askTarget) }); err != nil {
 			return nil, err

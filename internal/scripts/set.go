@@ -17,3 +17,13 @@ const (
 //
 //go:embed touch.lua
 var Touch string
+
+// SetArgs returns Set's ARGV: value, kept ms milliseconds (0: none), in mode SetAlways
+// or SetIfAbsent. Its one KEY is where the value goes.
+func SetArgs(value, ms int64, mode int) []any { return []any{value, ms, mode} }
+
+// Set's replies.
+const (
+	SetStored  = 1
+	SetPresent = 0 // SetIfAbsent found the key present: nothing written
+)

@@ -5,6 +5,7 @@ package goredis
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/ramadani/andromeda"
@@ -24,23 +25,42 @@ func NotSent(err error) error { return fmt.Errorf("%w: %w", andromeda.ErrNotSent
 // Marker is a command argument that records whether the client serialised it for the
 // wire: go-redis writes an encoding.BinaryMarshaler argument by calling MarshalBinary,
 // and nothing else does. Before that call the command has not been sent; after it, it
-// may have been. Make a new Marker for every attempt.
+// may have been. Use a new Marker for every attempt.
 type Marker struct {
-	value   string
+	value   []byte // read only: go-redis copies it to the wire
 	written atomic.Bool
 }
 
 // NewMarker returns a Marker that is written as value.
-func NewMarker(value string) *Marker { return &Marker{value: value} }
+func NewMarker(value string) *Marker { return &Marker{value: []byte(value)} }
+
+// Set makes m, the zero Marker, one that is written as value, which the client only
+// reads: a Marker kept inside a larger per-call allocation costs none of its own.
+func (m *Marker) Set(value []byte) { m.value = value }
 
 // MarshalBinary returns the value and records that the command is being written.
 func (m *Marker) MarshalBinary() ([]byte, error) {
 	m.written.Store(true)
-	return []byte(m.value), nil
+	return m.value, nil
 }
 
 // String returns the value, for logs and hooks that print commands.
-func (m *Marker) String() string { return m.value }
+func (m *Marker) String() string { return string(m.value) }
 
 // Written reports whether the command carrying m may have been sent.
 func (m *Marker) Written() bool { return m.written.Load() }
+
+// ScriptText is a script's SHA1 and source as bytes, made once per script, for the
+// Markers that carry them.
+type ScriptText struct{ SHA, Source []byte }
+
+var scriptTexts sync.Map // *andromeda.Script -> *ScriptText
+
+// TextOf returns s's SHA1 and source as bytes, the same slices for every call.
+func TextOf(s *andromeda.Script) *ScriptText {
+	if t, ok := scriptTexts.Load(s); ok {
+		return t.(*ScriptText)
+	}
+	t, _ := scriptTexts.LoadOrStore(s, &ScriptText{SHA: []byte(s.SHA1()), Source: []byte(s.Source())})
+	return t.(*ScriptText)
+}
