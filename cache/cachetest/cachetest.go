@@ -1,5 +1,8 @@
-// Package cachetest is a conformance suite for andromeda.Cache implementations. An
-// adapter runs it from its own tests, against every kind of server it supports:
+// Package cachetest is a conformance suite for andromeda.Cache implementations: the
+// transport contract (scripts by SHA1 with EVAL as fallback, reply types, error replies,
+// Get, Lock), and the library's own scripts run through the Cache (exact adds and
+// reduces, limits, idempotency records, holds, the fenced loader write). An adapter runs
+// it from its own tests, against every kind of server it supports:
 //
 //	func TestConformance(t *testing.T) {
 //		cachetest.Run(t, func(t *testing.T) cachetest.Harness { ... })
@@ -23,7 +26,7 @@ import (
 
 // Harness is a cache under test with raw access to the store behind it.
 type Harness struct {
-	Cache andromeda.Cache
+	Cache andromeda.Cache // the transport under test
 	// SetRaw stores value at key as it is, without expiration.
 	SetRaw func(ctx context.Context, key, value string) error
 	// GetRaw returns the value at key, and whether the key exists.
@@ -103,6 +106,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 			h.s = storehook.New(h.Cache).(storage)
 			tc.test(t, h)
 		})
+	}
+	for _, tc := range transportChecks {
+		t.Run("Transport/"+tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
 }
 
