@@ -1,7 +1,8 @@
 // Package cachetest is a conformance suite for andromeda.Cache implementations: the
 // transport contract (scripts by SHA1 with EVAL as fallback, reply types, error replies,
-// Get, Lock), and the library's own scripts run through the Cache (exact adds and
-// reduces, limits, idempotency records, holds, the fenced loader write). An adapter runs
+// Get, Lock), the library's own scripts run through the Cache (exact adds and reduces,
+// limits, idempotency records, holds, the fenced loader write), and the public API over
+// it (AddQuotaUsage, ReduceQuotaUsage, NewQuotaHolds, ReadCachedUsages). An adapter runs
 // it from its own tests, against every kind of server it supports:
 //
 //	func TestConformance(t *testing.T) {
@@ -109,6 +110,9 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 	}
 	for _, tc := range transportChecks {
 		t.Run("Transport/"+tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
+	}
+	for _, tc := range endToEndChecks {
+		t.Run("API/"+tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
 }
 
