@@ -118,12 +118,12 @@ func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResu
 		keys[i], limits[i], absent[i] = q.Key, q.Limit, absentArg(q)
 	}
 	reply, err := c.run(ctx, multiAddScript, withAllHoldBuckets(keys), scripts.MultiAddArgs(quotas[0].Amount, limits, absent)...)
-	return multiResult(keys, reply, err)
+	return toMultiResult(keys, reply, err)
 }
 
 func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (MultiResult, error) {
 	reply, err := c.run(ctx, multiReduceScript, withAllHoldBuckets(keys), amount)
-	return multiResult(keys, reply, err)
+	return toMultiResult(keys, reply, err)
 }
 
 // holdBucketsKey returns the key of the hold buckets of the usage at usageKey, which the
@@ -224,14 +224,14 @@ func result(args AddUsageArgs, r scripts.Reply) (CacheResult, error) {
 		}
 		return CacheResult{}, notInteger(key, r.Raw)
 	}
-	status, err := cacheStatus(r.Status)
+	status, err := statusOf(r.Status)
 	if err != nil {
 		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
 	return CacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
-func multiResult(keys []string, reply any, err error) (MultiResult, error) {
+func toMultiResult(keys []string, reply any, err error) (MultiResult, error) {
 	if err != nil {
 		return MultiResult{}, runError(strings.Join(keys, ", "), err)
 	}
@@ -249,7 +249,7 @@ func multiResult(keys []string, reply any, err error) (MultiResult, error) {
 		}
 		return MultiResult{}, notInteger(key, r.Raw)
 	}
-	status, err := cacheStatus(r.Status)
+	status, err := statusOf(r.Status)
 	if err != nil {
 		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
@@ -272,8 +272,8 @@ func runError(keys string, err error) error {
 	return fmt.Errorf("change usage of %s: %w", keys, err)
 }
 
-// cacheStatus names a script's status code (see internal/scripts).
-func cacheStatus(code int64) (CacheStatus, error) {
+// statusOf names a script's status code (see internal/scripts).
+func statusOf(code int64) (CacheStatus, error) {
 	switch code {
 	case scripts.Applied:
 		return CacheApplied, nil
