@@ -18,7 +18,9 @@ import (
 type Cache interface {
 	// RunScript runs s on the keys with args, by its SHA1 (EVALSHA), sending its source
 	// (EVAL) only when the server answers NOSCRIPT, and returns the reply as one of nil,
-	// int64, string or []any of those (Lua's false is nil, true is int64(1)).
+	// int64, string or []any of those (Lua's false is nil, true is int64(1)). The
+	// library always passes at least one key, all in one cluster hash slot; args are
+	// int64, int and string values.
 	//
 	// It sends the script at most once for each call: the client must not resend it
 	// after it may have been written, as a resend could apply a change twice. An error

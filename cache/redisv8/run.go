@@ -37,10 +37,11 @@ type session interface {
 // answers NOSCRIPT (the script did not run then), each followed by WAIT when
 // WaitForReplicas is set.
 func (a *adapter) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (reply any, err error) {
+	text := goredis.TextOf(s)
 	run := func(conn session) error {
-		reply, err = a.eval(ctx, conn, "evalsha", s.SHA1(), keys, args)
+		reply, err = a.eval(ctx, conn, "evalsha", text.SHA, keys, args)
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			reply, err = a.eval(ctx, conn, "eval", s.Source(), keys, args)
+			reply, err = a.eval(ctx, conn, "eval", text.Source, keys, args)
 		}
 		return nil
 	}
@@ -84,8 +85,9 @@ func (a *adapter) withSession(ctx context.Context, key string, fn func(session) 
 }
 
 // eval sends one EVAL or EVALSHA on conn, and WAIT after it when asked to.
-func (a *adapter) eval(ctx context.Context, conn session, verb, script string, keys []string, args []any) (any, error) {
-	marker := goredis.NewMarker(script)
+func (a *adapter) eval(ctx context.Context, conn session, verb string, script []byte, keys []string, args []any) (any, error) {
+	marker := new(goredis.Marker)
+	marker.Set(script)
 	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
 	cmdArgs = append(cmdArgs, verb, marker, len(keys))
 	for _, key := range keys {
