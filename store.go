@@ -188,7 +188,7 @@ func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
 	raws, found, err := c.cache.Get(ctx, keys)
 	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
-		// The client does not say which key: name them all.
+		// The transport does not say which key: name them all.
 		return nil, nil, fmt.Errorf("%w: one of the keys %q is not a string (%v)", ErrInvalidCachedUsage, keys, err)
 	}
 	if err != nil {

@@ -46,7 +46,7 @@ const (
 	unknown               // it may have run
 )
 
-// classify says what err from Client.Run means for the change.
+// classify says what err from Cache.RunScript means for the change.
 func classify(err error) fault {
 	var reply interface {
 		error
@@ -120,7 +120,8 @@ func (c *store) confirmReplay(ctx context.Context, script *Script, key string, r
 		ErrUnknownOutcome, err)
 }
 
-// refresh asks the client to relearn the topology, and reports whether it has one.
+// refresh asks the transport to relearn the topology (SlotRefresher), and reports
+// whether it has one.
 func (c *store) refresh(ctx context.Context) bool {
 	return c.refresher != nil && c.refresher.RefreshSlots(ctx)
 }
