@@ -62,7 +62,7 @@ type AddUsageOption struct {
 
 // quotaAdd is the change of AddQuotaUsage.
 type quotaAdd struct {
-	cache     Cache
+	cache     *store
 	pace      GetQuotaUsageConfig
 	quota     Quota
 	retention time.Duration
@@ -83,7 +83,7 @@ func AddQuotaUsage(conf AddQuotaUsageConfig) UpdateQuotaUsage {
 	mustBeQuota(name, "", q, true)
 	mustBeUsable(name, configField{"GetQuotaLimitExpiration", conf.GetQuotaLimitExpiration},
 		configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	a := &quotaAdd{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+	a := &quotaAdd{cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quota: q,
 		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	if conf.Option.CacheLimit {
 		a.limit = newLimitLoader(conf.Cache, conf.GetQuotaLimit, conf.GetQuotaLimitExpiration, conf.GetQuotaUsageConfig)
@@ -160,7 +160,7 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 }
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
-func takeBackAdd(ctx context.Context, cache Cache, args ReduceUsageArgs) error {
+func takeBackAdd(ctx context.Context, cache *store, args ReduceUsageArgs) error {
 	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
 		return cache.ReduceUsage(ctx, args)
 	})

@@ -36,7 +36,7 @@ func ReadCachedUsages(ctx context.Context, cache Cache, getKey GetQuotaKey, quot
 	if len(keys) == 0 {
 		return out, nil
 	}
-	usages, found, err := cache.GetUsages(ctx, keys)
+	usages, found, err := newStore(cache).GetUsages(ctx, keys)
 	if err != nil {
 		return nil, err
 	}

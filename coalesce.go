@@ -25,7 +25,7 @@ const maxBatch = 512
 // The adds of one AddQuotaUsage to one key share its LimitKey and CreateMissing; when a
 // batch creates the key, the first add's Expiration is used.
 type coalescer struct {
-	cache Cache
+	cache *store
 	mu    sync.Mutex
 	// keys holds the keys with a call in flight; the queue is nil until an add waits.
 	keys map[string]*addQueue
@@ -48,7 +48,7 @@ type queuedAdd struct {
 }
 
 func newCoalescer(cache Cache) *coalescer {
-	return &coalescer{cache: cache, keys: map[string]*addQueue{}}
+	return &coalescer{cache: newStore(cache), keys: map[string]*addQueue{}}
 }
 
 // add sends args at once when its key has nothing in flight, or else queues it for the

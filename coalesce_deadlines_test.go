@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// landingCache delays each call 0-4 ms and then makes it on Redis whatever the caller's
+// landingCache delays each add (alone or batched) 0-4 ms and then makes it on Redis whatever the caller's
 // context says (a request once written is applied), reporting ErrUnknownOutcome when the
 // context ended meanwhile, as a real client cut short does. It records every amount Redis
 // applied.
@@ -23,38 +23,28 @@ type landingCache struct {
 	applied map[int64]bool
 }
 
-func (c *landingCache) note(amount int64, res andromeda.CacheResult) {
-	if res.Status == andromeda.CacheApplied {
-		c.mu.Lock()
-		c.applied[amount] = true
-		c.mu.Unlock()
+func (c *landingCache) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	adds := decodeAdds(s, keys, args)
+	if adds == nil {
+		return c.Cache.RunScript(ctx, s, keys, args...)
 	}
-}
-
-func (c *landingCache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
 	time.Sleep(time.Duration(rand.Intn(4000)) * time.Microsecond)
-	res, err := c.Cache.AddUsage(context.WithoutCancel(ctx), args)
+	reply, err := c.Cache.RunScript(context.WithoutCancel(ctx), s, keys, args...)
 	if err == nil {
-		c.note(args.Amount, res)
-	}
-	if ctx.Err() != nil {
-		return andromeda.CacheResult{}, errors.Join(andromeda.ErrUnknownOutcome, ctx.Err())
-	}
-	return res, err
-}
-
-func (c *landingCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
-	time.Sleep(time.Duration(rand.Intn(4000)) * time.Microsecond)
-	res, err := c.Cache.AddUsageBatch(context.WithoutCancel(ctx), batch)
-	if err == nil {
-		for i := range batch {
-			c.note(batch[i].Amount, res[i])
+		if results, perr := decodeResults(s, reply); perr == nil && len(results) == len(adds) {
+			c.mu.Lock()
+			for i, res := range results {
+				if res.Status == andromeda.CacheApplied {
+					c.applied[adds[i].Amount] = true
+				}
+			}
+			c.mu.Unlock()
 		}
 	}
 	if ctx.Err() != nil {
 		return nil, errors.Join(andromeda.ErrUnknownOutcome, ctx.Err())
 	}
-	return res, err
+	return reply, err
 }
 
 // 400 coalesced adds to one key, each of its own amount (1..400) and a deadline of 1 to

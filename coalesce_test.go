@@ -16,7 +16,7 @@ import (
 )
 
 // recordingCache records every call the coalescer makes, an add sent alone
-// (AddUsage) or a batch (AddUsageBatch), in the order Redis decided them: one call per key
+// (add.lua) or a batch (add_batch.lua), in the order Redis decided them: one call per key
 // is in flight at a time.
 type recordingCache struct {
 	andromeda.Cache
@@ -32,23 +32,11 @@ type recordingCache struct {
 	release chan struct{}
 }
 
-func (r *recordingCache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	results, err := r.record(ctx, []andromeda.AddUsageArgs{args}, func(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
-		res, err := r.Cache.AddUsage(ctx, batch[0])
-		return []andromeda.CacheResult{res}, err
-	})
-	r.mu.Lock()
-	r.alone++
-	r.mu.Unlock()
-	return results[0], err
-}
-
-func (r *recordingCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
-	return r.record(ctx, batch, r.Cache.AddUsageBatch)
-}
-
-func (r *recordingCache) record(ctx context.Context, batch []andromeda.AddUsageArgs,
-	call func(context.Context, []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error)) ([]andromeda.CacheResult, error) {
+func (r *recordingCache) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	batch := decodeAdds(s, keys, args)
+	if batch == nil {
+		return r.Cache.RunScript(ctx, s, keys, args...)
+	}
 	if r.entered != nil {
 		r.entered <- len(batch)
 	}
@@ -56,19 +44,26 @@ func (r *recordingCache) record(ctx context.Context, batch []andromeda.AddUsageA
 		select {
 		case <-r.release:
 		case <-ctx.Done(): // as a real Cache reports a call cut short
-			return make([]andromeda.CacheResult, len(batch)), fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, ctx.Err())
+			return nil, fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, ctx.Err())
 		}
 	}
-	results, err := call(ctx, batch)
+	reply, err := r.Cache.RunScript(ctx, s, keys, args...)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
+		results, perr := decodeResults(s, reply)
+		if perr != nil {
+			return nil, perr
+		}
 		r.decided = append(r.decided, batch...)
 		r.results = append(r.results, results...)
 	}
 	r.batches++
+	if s.SHA1() == addSHA {
+		r.alone++
+	}
 	r.largest = max(r.largest, len(batch))
-	return results, err
+	return reply, err
 }
 
 func coalescing(b backend) (*recordingCache, func(*andromeda.AddQuotaUsageConfig)) {
@@ -131,7 +126,7 @@ func TestCoalescedAddsMatchOneByOne(t *testing.T) {
 		var appliedInReplay int64
 		for i, args := range rec.decided {
 			args.Key = keyOf("replay")
-			res, err := b.cache.AddUsage(context.Background(), args)
+			res, err := storeOf(b.cache).AddUsage(context.Background(), args)
 			require.NoError(t, err)
 			require.Equal(t, rec.results[i], res, "add %d of %d", i, len(rec.decided))
 			if res.Status == andromeda.CacheApplied {

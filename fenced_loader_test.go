@@ -3,6 +3,7 @@ package andromeda_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,54 +127,66 @@ func lateLoaderWrite(t *testing.T, wrap func(andromeda.Cache) andromeda.Cache) l
 	return res
 }
 
-// lockSpy reports the outcome of the first loader write made through its locks.
+// lockSpy reports the outcome of the first loader write made under its first lock.
 type lockSpy struct {
 	andromeda.Cache
 	written chan<- error
 	taken   atomic.Bool
+	lockKey atomic.Value // string: the spied lock's key
+	spied   atomic.Bool  // the spied write was reported
 }
 
 // locked reports whether the spied lock was taken.
 func (c *lockSpy) locked() bool { return c.taken.Load() }
 
-func (c *lockSpy) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.CacheLock, error) {
-	lock, err := c.Cache.Lock(ctx, key, ttl)
-	if err != nil {
-		return nil, err
+func (c *lockSpy) Lock(ctx context.Context, key string, ttl time.Duration) (string, func(context.Context) error, error) {
+	token, release, err := c.Cache.Lock(ctx, key, ttl)
+	if err == nil && c.taken.CompareAndSwap(false, true) {
+		c.lockKey.Store(key)
 	}
-	if c.taken.CompareAndSwap(false, true) {
-		return spiedLock{lock, c.written}, nil
-	}
-	return lock, nil
+	return token, release, err
 }
 
-type spiedLock struct {
-	andromeda.CacheLock
-	written chan<- error
+func (c *lockSpy) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	reply, err := c.Cache.RunScript(ctx, s, keys, args...)
+	if s.SHA1() == fencedLoadSHA && c.lockKey.Load() == keys[0] && c.spied.CompareAndSwap(false, true) {
+		c.written <- fencedOutcome(reply, err)
+	}
+	return reply, err
 }
 
-func (l spiedLock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (bool, error) {
-	ok, err := l.CacheLock.SetUsageIfAbsent(ctx, args)
-	l.written <- err
-	return ok, err
+// fencedOutcome is what a fenced loader write's reply means, as the library reads it:
+// -1 is a lock that is no longer held, and an error other than Redis's answer leaves the
+// write's outcome unknown.
+func fencedOutcome(reply any, err error) error {
+	var redisErr interface{ RedisError() }
+	switch {
+	case err != nil && !errors.As(err, &redisErr) && !errors.Is(err, andromeda.ErrNotSent):
+		return fmt.Errorf("%w: %w", andromeda.ErrUnknownOutcome, err)
+	case err != nil:
+		return err
+	case reply == int64(-1):
+		return fmt.Errorf("%w: the load lock expired", andromeda.ErrLockedKey)
+	}
+	return nil
 }
 
 // unfenced is a Cache whose loader write does not check the lock: a plain SET NX.
 type unfenced struct{ andromeda.Cache }
 
-func (c unfenced) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.CacheLock, error) {
-	lock, err := c.Cache.Lock(ctx, key, ttl)
-	if err != nil {
-		return nil, err
+// setIfAbsent is the loader write without its fence: KEYS[1] (the lock) is not read.
+var setIfAbsent = andromeda.NewScript(`local ms = tonumber(ARGV[3])
+local set
+if ms > 0 then set = redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ms)
+else set = redis.call('SET', KEYS[2], ARGV[2], 'NX') end
+if set then return 1 end
+return 0`)
+
+func (c unfenced) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	if s.SHA1() == fencedLoadSHA {
+		// As the plain SET NX it replaces: a command the client waits out, whatever
+		// the context says.
+		return c.Cache.RunScript(context.WithoutCancel(ctx), setIfAbsent, keys, args...)
 	}
-	return unfencedLock{lock, c.Cache}, nil
-}
-
-type unfencedLock struct {
-	andromeda.CacheLock
-	cache andromeda.Cache
-}
-
-func (l unfencedLock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (bool, error) {
-	return l.cache.SetUsageIfAbsent(ctx, args.Key, args.Value, args.Expiration)
+	return c.Cache.RunScript(ctx, s, keys, args...)
 }

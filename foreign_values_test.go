@@ -66,7 +66,7 @@ func TestForeignValuesAreReportedNotTrusted(t *testing.T) {
 			}
 			assert.Equal(t, typ, b.client.Type(ctx, key).Val())
 			assert.Empty(t, recordKeys())
-			_, _, err := b.cache.GetUsage(ctx, key)
+			_, _, err := storeOf(b.cache).GetUsage(ctx, key)
 			check(err, "WRONGTYPE")
 		}
 	})

@@ -25,7 +25,7 @@ type loader struct {
 	get            GetQuota // nil: a missing usage starts at zero instead
 	expirationName string
 	expiration     GetQuotaExpiration
-	cache          Cache
+	cache          *store
 	conf           GetQuotaUsageConfig
 	// derived, when set, names the keys that hold state derived from the value at a key
 	// (such as holds kept on a usage): they are deleted in the same atomic step as a
@@ -36,7 +36,7 @@ type loader struct {
 
 func newUsageLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
 	return &loader{name: "GetQuotaUsage", get: get, expirationName: "GetQuotaUsageExpiration", expiration: expiration,
-		cache: cache, conf: conf.withDefaults(), derived: holdBuckets}
+		cache: newStore(cache), conf: conf.withDefaults(), derived: holdBuckets}
 }
 
 // holdBuckets names the hold buckets kept on the usage at key: holds are counted in the
@@ -48,7 +48,7 @@ func holdBuckets(key string) []string {
 
 func newLimitLoader(cache Cache, get GetQuota, expiration GetQuotaExpiration, conf GetQuotaUsageConfig) *loader {
 	return &loader{name: "GetQuotaLimit", get: get, expirationName: "GetQuotaLimitExpiration", expiration: expiration,
-		cache: cache, conf: conf.withDefaults()}
+		cache: newStore(cache), conf: conf.withDefaults()}
 }
 
 // missingKey is what a change found absent: the key, and the loader that can fill it.

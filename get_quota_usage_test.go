@@ -126,7 +126,7 @@ func TestDeadLoaderLockExpires(t *testing.T) {
 		db := newQuotaDB()
 		db.put("v1", 10, 1)
 		conf := andromeda.GetQuotaUsageConfig{LockIn: 300 * time.Millisecond, MaxRetry: 50, RetryIn: 20 * time.Millisecond}
-		_, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", conf.LockIn)
+		_, _, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", conf.LockIn)
 		require.NoError(t, err)
 		add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaUsageConfig = conf })
 
@@ -143,7 +143,7 @@ func TestLockedKeyGivesUpAfterTwiceLockIn(t *testing.T) {
 	b := miniredisBackend(t)
 	db := newQuotaDB()
 	db.put("v1", 10, 1)
-	_, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", time.Minute)
+	_, _, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", time.Minute)
 	require.NoError(t, err)
 	add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
 		c.GetQuotaUsageConfig = andromeda.GetQuotaUsageConfig{LockIn: 50 * time.Millisecond, MaxRetry: 3, RetryIn: 5 * time.Millisecond}
@@ -161,7 +161,7 @@ func TestWaitingForLockHonoursTheContext(t *testing.T) {
 	b := miniredisBackend(t)
 	db := newQuotaDB()
 	db.put("v1", 10, 1)
-	_, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", time.Minute)
+	_, _, err := b.cache.Lock(context.Background(), keyOf("v1")+":andromeda-load-lock", time.Minute)
 	require.NoError(t, err)
 	add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
 		c.GetQuotaUsageConfig = andromeda.GetQuotaUsageConfig{MaxRetry: 1000, RetryIn: 20 * time.Millisecond}

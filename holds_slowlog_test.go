@@ -146,7 +146,7 @@ func TestUsageLostUnderManyHoldsNeverBlocksRedis(t *testing.T) {
 }
 
 // reservePipelined reserves n holds of 1 on the usage at key, named h-0 .. h-(n-1), by
-// running the hold script in pipelines, the way cache/internal/scriptcache calls it: many
+// running the hold script in pipelines, the way the store (store.go) calls it: many
 // holds, quickly.
 func reservePipelined(t testing.TB, b backend, key string, n int, holdFor time.Duration) {
 	t.Helper()

@@ -11,20 +11,29 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// copyingCache keeps the arguments of the first keyed ReduceUsage it passes on, so a test
-// can deliver a late copy of that attempt (what the network does with a request the
-// client gave up on) after the Do that sent it is over.
+// copyingCache keeps every call of reduce.lua it passes on, so a test can deliver a late
+// copy of that attempt (what the network does with a request the client gave up on)
+// after the Do that sent it is over.
 type copyingCache struct {
 	andromeda.Cache
 	mu      sync.Mutex
-	reduces []andromeda.ReduceUsageArgs
+	reduces []scriptCall
 }
 
-func (c *copyingCache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
-	c.mu.Lock()
-	c.reduces = append(c.reduces, args)
-	c.mu.Unlock()
-	return c.Cache.ReduceUsage(ctx, args)
+// scriptCall is one call of Cache.RunScript.
+type scriptCall struct {
+	script *andromeda.Script
+	keys   []string
+	args   []any
+}
+
+func (c *copyingCache) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	if s.SHA1() == reduceSHA {
+		c.mu.Lock()
+		c.reduces = append(c.reduces, scriptCall{s, keys, args})
+		c.mu.Unlock()
+	}
+	return c.Cache.RunScript(ctx, s, keys, args...)
 }
 
 // The claim flow's compensating reduce (same key as the add) takes the add back, its
@@ -60,7 +69,7 @@ func TestLateCompensatingReduceAfterItsUndo(t *testing.T) {
 		require.NotEmpty(t, cc.reduces)
 		late := cc.reduces[0]
 		cc.mu.Unlock()
-		_, err = b.cache.ReduceUsage(ctx, late) // the reduce's attempt, delivered late
+		_, err = b.cache.RunScript(ctx, late.script, late.keys, late.args...) // the reduce's attempt, delivered late
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), b.get(t, keyOf("lr")), "a late copy of an undone Do's attempt changed the usage")
 	})
@@ -101,7 +110,7 @@ func TestLateUndoAfterAFreshDo(t *testing.T) {
 		require.Len(t, cc.reduces, 1, "the undo")
 		late := cc.reduces[0]
 		cc.mu.Unlock()
-		_, _ = b.cache.ReduceUsage(ctx, late) // the first Do's undo, delivered late
+		_, _ = b.cache.RunScript(ctx, late.script, late.keys, late.args...) // the first Do's undo, delivered late
 		assert.Equal(t, int64(1), b.get(t, keyOf("lu")), "a late copy of the first Do's undo took back the second Do's add")
 	})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/scripts"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -64,35 +65,32 @@ type incrementThenCheck struct {
 	client redis.UniversalClient
 }
 
-func (c incrementThenCheck) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	if n, err := c.client.Exists(ctx, args.Key).Result(); err != nil || n == 0 {
-		return andromeda.CacheResult{Status: andromeda.CacheMissing}, err
+func (c incrementThenCheck) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	switch s.SHA1() {
+	case addSHA:
+		a := decodeAdds(s, keys, args)[0]
+		return c.change(ctx, a.Key, a.Amount, func(usage int64) bool { return usage > a.Limit }, scripts.LimitExceeded)
+	case reduceSHA:
+		return c.change(ctx, keys[0], -args[0].(int64), func(usage int64) bool { return usage < 0 }, scripts.BelowZero)
 	}
-	usage, err := c.client.IncrBy(ctx, args.Key, args.Amount).Result()
-	if err != nil {
-		return andromeda.CacheResult{}, err
-	}
-	if usage > args.Limit {
-		c.client.DecrBy(ctx, args.Key, args.Amount)
-		return andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: usage - args.Amount}, nil
-	}
-	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
+	return c.Cache.RunScript(ctx, s, keys, args...)
 }
 
-func (c incrementThenCheck) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
-	key, amount := args.Key, args.Amount
+// change adds delta to the usage at key, and takes it back when refuse says so, replying
+// as add.lua and reduce.lua do ({status, usage}).
+func (c incrementThenCheck) change(ctx context.Context, key string, delta int64, refuse func(int64) bool, refused int64) (any, error) {
 	if n, err := c.client.Exists(ctx, key).Result(); err != nil || n == 0 {
-		return andromeda.CacheResult{Status: andromeda.CacheMissing}, err
+		return []any{int64(scripts.Missing), int64(0)}, err
 	}
-	usage, err := c.client.DecrBy(ctx, key, amount).Result()
+	usage, err := c.client.IncrBy(ctx, key, delta).Result()
 	if err != nil {
-		return andromeda.CacheResult{}, err
+		return nil, err
 	}
-	if usage < 0 {
-		c.client.IncrBy(ctx, key, amount)
-		return andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: usage + amount}, nil
+	if refuse(usage) {
+		c.client.DecrBy(ctx, key, delta)
+		return []any{refused, usage - delta}, nil
 	}
-	return andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: usage}, nil
+	return []any{int64(scripts.Applied), usage}, nil
 }
 
 // The model knows the claim flow with an idempotency key: the reduce takes the add back

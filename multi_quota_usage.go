@@ -55,7 +55,7 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 	mustSet(name, configField{"Cache", conf.Cache})
 	mustHave(len(conf.Quotas) > 0, name, "Quotas")
 	// A copy, so that a caller reusing its slice cannot change the quotas under a Do.
-	m := &multiQuota{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quotas: slices.Clone(conf.Quotas)}
+	m := &multiQuota{cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quotas: slices.Clone(conf.Quotas)}
 	for i, q := range m.quotas {
 		mustBeQuota(name, fmt.Sprintf("Quotas[%d]", i), q, op == opAdd)
 		m.loaders = append(m.loaders, q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig))
@@ -71,7 +71,7 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 // multiQuota is the change of AddMultiQuotaUsage and ReduceMultiQuotaUsage: its quotas,
 // each with its usage loader.
 type multiQuota struct {
-	cache   Cache
+	cache   *store
 	pace    GetQuotaUsageConfig
 	quotas  []Quota
 	loaders []*loader

@@ -77,7 +77,7 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	q := conf.Quota
 	usage := q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)
 	step := func(op HoldOp, opName string) UpdateQuotaUsage {
-		h := &quotaHold{op: op, cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
+		h := &quotaHold{op: op, cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
 			holdFor: conf.HoldFor, retention: conf.Retention}
 		return &usageStep{op: opName, apply: h.change, listener: conf.Listener, zeroUsageOK: op != HoldReserve}
 	}
@@ -88,7 +88,7 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 // it returns no undo.
 type quotaHold struct {
 	op        HoldOp
-	cache     Cache
+	cache     *store
 	pace      GetQuotaUsageConfig
 	quota     Quota
 	usage     *loader

@@ -20,5 +20,5 @@ func SetQuotaLimit(ctx context.Context, cache Cache, usageKey string, limit int6
 	case expiration < 0:
 		return invalid("expiration %v, want 0 or more", expiration)
 	}
-	return cache.SetValue(ctx, LimitKey(usageKey), limit, expiration)
+	return newStore(cache).SetValue(ctx, LimitKey(usageKey), limit, expiration)
 }

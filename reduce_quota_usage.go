@@ -42,7 +42,7 @@ type ReduceUsageOption struct {
 
 // quotaReduce is the change of ReduceQuotaUsage.
 type quotaReduce struct {
-	cache     Cache
+	cache     *store
 	pace      GetQuotaUsageConfig
 	quota     Quota // without GetQuotaLimit: a reduce needs none
 	retention time.Duration
@@ -60,7 +60,7 @@ func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	mustSet(name, configField{"Cache", conf.Cache})
 	mustBeQuota(name, "", q, false)
 	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
-	r := &quotaReduce{cache: conf.Cache, pace: conf.GetQuotaUsageConfig, quota: q,
+	r := &quotaReduce{cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quota: q,
 		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	return &usageStep{op: opReduce, apply: r.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
 }
@@ -111,7 +111,7 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 // putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond
 // which usage could not be stored exactly; a key gone missing since took the reduce
 // with it.
-func putBackReduce(ctx context.Context, cache Cache, args AddUsageArgs) error {
+func putBackReduce(ctx context.Context, cache *store, args AddUsageArgs) error {
 	args.Limit = MaxAmount
 	keyed := args.Idempotency.RecordKey != ""
 	res, err := retryUnknown(ctx, keyed, func() (CacheResult, error) { return cache.AddUsage(ctx, args) })

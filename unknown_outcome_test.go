@@ -25,36 +25,15 @@ var errLostReply = fmt.Errorf("%w: EOF", andromeda.ErrUnknownOutcome)
 
 func (c *lostReplyCache) lost() bool { c.calls.Add(1); return c.lose.Add(-1) >= 0 }
 
-func (c *lostReplyCache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
-	res, err := c.Cache.AddUsage(ctx, args)
-	if err == nil && c.lost() {
-		return andromeda.CacheResult{}, errLostReply
+func (c *lostReplyCache) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	reply, err := c.Cache.RunScript(ctx, s, keys, args...)
+	switch s.SHA1() {
+	case addSHA, addBatchSHA, reduceSHA, holdSHA: // changes to one quota
+		if err == nil && c.lost() {
+			return nil, errLostReply
+		}
 	}
-	return res, err
-}
-
-func (c *lostReplyCache) ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error) {
-	res, err := c.Cache.ReduceUsage(ctx, args)
-	if err == nil && c.lost() {
-		return andromeda.CacheResult{}, errLostReply
-	}
-	return res, err
-}
-
-func (c *lostReplyCache) ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error) {
-	res, err := c.Cache.ChangeHold(ctx, args)
-	if err == nil && c.lost() {
-		return andromeda.CacheResult{}, errLostReply
-	}
-	return res, err
-}
-
-func (c *lostReplyCache) AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error) {
-	res, err := c.Cache.AddUsageBatch(ctx, batch)
-	if err == nil && c.lost() {
-		return nil, errLostReply
-	}
-	return res, err
+	return reply, err
 }
 
 func lostReplies(b backend, n int64) *lostReplyCache {

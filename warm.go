@@ -118,7 +118,7 @@ func warmQuota(ctx context.Context, conf AddQuotaUsageConfig, loaders []warmLoad
 	for _, l := range loaders {
 		k := l.key(key)
 		err := retryMissing(ctx, conf.GetQuotaUsageConfig, q, func() (*missingKey, error) {
-			_, found, err := conf.Cache.GetUsage(ctx, k)
+			_, found, err := l.loader.cache.GetUsage(ctx, k)
 			if err != nil || found {
 				return nil, err
 			}

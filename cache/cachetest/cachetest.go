@@ -1,5 +1,9 @@
-// Package cachetest is a conformance suite for andromeda.Cache implementations. An
-// adapter runs it from its own tests, against every kind of server it supports:
+// Package cachetest is a conformance suite for andromeda.Cache implementations: the
+// transport contract (scripts by SHA1 with EVAL as fallback, reply types, error replies,
+// Get, Lock), the library's own scripts run through the Cache (exact adds and reduces,
+// limits, idempotency records, holds, the fenced loader write), and the public API over
+// it (AddQuotaUsage, ReduceQuotaUsage, NewQuotaHolds, ReadCachedUsages). An adapter runs
+// it from its own tests, against every kind of server it supports:
 //
 //	func TestConformance(t *testing.T) {
 //		cachetest.Run(t, func(t *testing.T) cachetest.Harness { ... })
@@ -16,13 +20,14 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storehook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // Harness is a cache under test with raw access to the store behind it.
 type Harness struct {
-	Cache andromeda.Cache
+	Cache andromeda.Cache // the transport under test
 	// SetRaw stores value at key as it is, without expiration.
 	SetRaw func(ctx context.Context, key, value string) error
 	// GetRaw returns the value at key, and whether the key exists.
@@ -31,6 +36,30 @@ type Harness struct {
 	TTL func(ctx context.Context, key string) (time.Duration, error)
 	// Advance lets d pass for the store's expirations (time.Sleep for a real server).
 	Advance func(d time.Duration)
+
+	s storage // the library's store over Cache
+}
+
+// storage is the library's store: each usage change is one of its scripts, run through
+// the Cache under test.
+type storage interface {
+	AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error)
+	AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error)
+	ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error)
+	AddUsages(ctx context.Context, args []andromeda.AddUsageArgs) (andromeda.MultiResult, error)
+	ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error)
+	SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
+	SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error
+	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
+	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
+	ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error)
+	Lock(ctx context.Context, key string, ttl time.Duration) (heldLock, error)
+}
+
+// heldLock is a loader lock taken through storage.
+type heldLock = interface {
+	SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (bool, error)
+	Release(ctx context.Context) error
 }
 
 // Run runs the suite; newHarness is called once per subtest and must return a cache over
@@ -73,14 +102,24 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"HoldsExpire", testHoldsExpire},
 		{"EveryScriptReleasesExpiredHolds", testEveryScriptReleasesHolds},
 	} {
-		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.s = storehook.New(h.Cache).(storage)
+			tc.test(t, h)
+		})
+	}
+	for _, tc := range transportChecks {
+		t.Run("Transport/"+tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
+	}
+	for _, tc := range endToEndChecks {
+		t.Run("API/"+tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}
 }
 
 func testAddWithinLimit(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "7"))
-	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 10, Limit: 10}, res)
 	assertRaw(t, h, "k", "10")
@@ -89,7 +128,7 @@ func testAddWithinLimit(t *testing.T, h Harness) {
 func testAddBeyondLimit(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "8"))
-	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10}, res)
 	assertRaw(t, h, "k", "8")
@@ -97,7 +136,7 @@ func testAddBeyondLimit(t *testing.T, h Harness) {
 
 func testAddMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Expiration: time.Hour})
+	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Expiration: time.Hour})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assertAbsent(t, h, "k")
@@ -105,25 +144,25 @@ func testAddMissing(t *testing.T, h Harness) {
 
 func testAddCreateMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
+	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 10}, res)
 	assertRaw(t, h, "k", "4")
 	assertTTL(t, h, "k", time.Hour)
 
 	// Later adds keep the expiration.
-	_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 	require.NoError(t, err)
 	assertTTL(t, h, "k", time.Hour)
 
-	res, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, CreateMissing: true})
+	res, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, CreateMissing: true})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheApplied, res.Status)
 	ttl, err := h.TTL(ctx, "none")
 	require.NoError(t, err)
 	assert.Negative(t, ttl, "expiration 0 must store the key without one")
 
-	res, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "big", Amount: 11, Limit: 10, CreateMissing: true})
+	res, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "big", Amount: 11, Limit: 10, CreateMissing: true})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
 	assertAbsent(t, h, "big")
@@ -132,7 +171,7 @@ func testAddCreateMissing(t *testing.T, h Harness) {
 func testReduce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 5})
+	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 5})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, res)
 	assertRaw(t, h, "k", "0")
@@ -141,14 +180,14 @@ func testReduce(t *testing.T, h Harness) {
 func testReduceBelowZero(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "2"))
-	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: 2}, res)
 	assertRaw(t, h, "k", "2")
 }
 
 func testReduceMissing(t *testing.T, h Harness) {
-	res, err := h.Cache.ReduceUsage(context.Background(), andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	res, err := h.s.ReduceUsage(context.Background(), andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assertAbsent(t, h, "k")
@@ -158,11 +197,11 @@ func testNonInteger(t *testing.T, h Harness) {
 	ctx := context.Background()
 	for _, raw := range []string{"abc", "1.5", "1e3", "0x10", ""} {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
+		_, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
-		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
-		_, _, err = h.Cache.GetUsage(ctx, "k")
+		_, _, err = h.s.GetUsage(ctx, "k")
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
 		assertRaw(t, h, "k", raw)
 	}
@@ -172,32 +211,32 @@ func testBeyondExact(t *testing.T, h Harness) {
 	ctx := context.Background()
 	for _, raw := range []string{"9007199254740993", "-100000000000000010", "123456789012345678901234567890"} {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: andromeda.MaxAmount})
+		_, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: andromeda.MaxAmount})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
-		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
 		assertRaw(t, h, "k", raw)
 	}
 	require.NoError(t, h.SetRaw(ctx, "k", "9007199254740992"))
-	res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 	require.NoError(t, err)
 	assert.Equal(t, int64(9007199254740991), res.Usage, "2^53 itself is exact")
 }
 
 func testSetUsageIfAbsent(t *testing.T, h Harness) {
 	ctx := context.Background()
-	ok, err := h.Cache.SetUsageIfAbsent(ctx, "k", 42, time.Hour)
+	ok, err := h.s.SetUsageIfAbsent(ctx, "k", 42, time.Hour)
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assertRaw(t, h, "k", "42")
 	assertTTL(t, h, "k", time.Hour)
 
-	ok, err = h.Cache.SetUsageIfAbsent(ctx, "k", 7, time.Minute)
+	ok, err = h.s.SetUsageIfAbsent(ctx, "k", 7, time.Minute)
 	require.NoError(t, err)
 	assert.False(t, ok)
 	assertRaw(t, h, "k", "42")
 
-	ok, err = h.Cache.SetUsageIfAbsent(ctx, "forever", 1, 0)
+	ok, err = h.s.SetUsageIfAbsent(ctx, "forever", 1, 0)
 	require.NoError(t, err)
 	assert.True(t, ok)
 	ttl, err := h.TTL(ctx, "forever")
@@ -207,37 +246,37 @@ func testSetUsageIfAbsent(t *testing.T, h Harness) {
 
 func testGetUsage(t *testing.T, h Harness) {
 	ctx := context.Background()
-	_, found, err := h.Cache.GetUsage(ctx, "k")
+	_, found, err := h.s.GetUsage(ctx, "k")
 	require.NoError(t, err)
 	assert.False(t, found)
 	require.NoError(t, h.SetRaw(ctx, "k", "9007199254740992"))
-	usage, found, err := h.Cache.GetUsage(ctx, "k")
+	usage, found, err := h.s.GetUsage(ctx, "k")
 	require.NoError(t, err)
 	assert.True(t, found)
 	assert.Equal(t, int64(9007199254740992), usage)
 	for _, raw := range foreignValues {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, _, err = h.Cache.GetUsage(ctx, "k")
+		_, _, err = h.s.GetUsage(ctx, "k")
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
 	}
 }
 
 func testLock(t *testing.T, h Harness) {
 	ctx := context.Background()
-	lock, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	lock, err := h.s.Lock(ctx, "lock", time.Minute)
 	require.NoError(t, err)
-	_, err = h.Cache.Lock(ctx, "lock", time.Minute)
+	_, err = h.s.Lock(ctx, "lock", time.Minute)
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
 	require.NoError(t, lock.Release(ctx))
-	lock, err = h.Cache.Lock(ctx, "lock", 100*time.Millisecond)
+	lock, err = h.s.Lock(ctx, "lock", 100*time.Millisecond)
 	require.NoError(t, err, "a released lock can be taken again")
 
 	// A holder that never releases: the lock expires by itself.
 	h.Advance(250 * time.Millisecond)
-	lock2, err := h.Cache.Lock(ctx, "lock", time.Minute)
+	lock2, err := h.s.Lock(ctx, "lock", time.Minute)
 	require.NoError(t, err, "an expired lock can be taken again")
 	require.NoError(t, lock.Release(ctx), "releasing an expired lock is not an error")
-	_, err = h.Cache.Lock(ctx, "lock", time.Minute)
+	_, err = h.s.Lock(ctx, "lock", time.Minute)
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey, "the late release left the new holder's lock alone")
 	require.NoError(t, lock2.Release(ctx))
 }
@@ -246,7 +285,7 @@ func testLock(t *testing.T, h Harness) {
 // derived from the old value.
 func testFencedLoad(t *testing.T, h Harness) {
 	ctx := context.Background()
-	lock, err := h.Cache.Lock(ctx, "{k}:lock", time.Minute)
+	lock, err := h.s.Lock(ctx, "{k}:lock", time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, h.SetRaw(ctx, "{k}:derived", "x"))
 	ok, err := lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}", Value: 42, Expiration: time.Hour, Drop: []string{"{k}:derived", "{k}:other"}})
@@ -273,7 +312,7 @@ func testFencedLoad(t *testing.T, h Harness) {
 	// The lock is lost (released here; expiring, as Lock tests, is the same: the token is
 	// gone) and another holder takes it: the first holder's late write is refused.
 	require.NoError(t, lock.Release(ctx))
-	other, err := h.Cache.Lock(ctx, "{k}:lock", time.Minute)
+	other, err := h.s.Lock(ctx, "{k}:lock", time.Minute)
 	require.NoError(t, err)
 	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:late", Value: 5, Drop: []string{"{k}:derived"}})
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
@@ -293,15 +332,15 @@ func testCancelledContext(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "1"))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err := h.Cache.AddUsage(cancelled, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	_, err := h.s.AddUsage(cancelled, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = h.Cache.ReduceUsage(cancelled, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	_, err = h.s.ReduceUsage(cancelled, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = h.Cache.SetUsageIfAbsent(cancelled, "other", 1, 0)
+	_, err = h.s.SetUsageIfAbsent(cancelled, "other", 1, 0)
 	assert.ErrorIs(t, err, context.Canceled)
-	_, _, err = h.Cache.GetUsage(cancelled, "k")
+	_, _, err = h.s.GetUsage(cancelled, "k")
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = h.Cache.Lock(cancelled, "lock", time.Minute)
+	_, err = h.s.Lock(cancelled, "lock", time.Minute)
 	assert.ErrorIs(t, err, context.Canceled)
 	assertRaw(t, h, "k", "1")
 	assertAbsent(t, h, "other")
@@ -318,7 +357,7 @@ func testConcurrentAdds(t *testing.T, h Harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: limit})
+			res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: limit})
 			switch {
 			case err != nil:
 				errs <- err
@@ -343,7 +382,7 @@ func testConcurrentAdds(t *testing.T, h Harness) {
 
 func testBatchInOrder(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := h.Cache
+	b := h.s
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
 	amounts := []int64{3, 4, 1, 2, 1, 6}
 	batch := make([]andromeda.AddUsageArgs, len(amounts))
@@ -359,7 +398,7 @@ func testBatchInOrder(t *testing.T, h Harness) {
 	var want []andromeda.CacheResult
 	for _, a := range batch {
 		a.Key = "one-by-one"
-		res, err := h.Cache.AddUsage(ctx, a)
+		res, err := h.s.AddUsage(ctx, a)
 		require.NoError(t, err)
 		want = append(want, res)
 	}
@@ -379,7 +418,7 @@ func statuses(results []andromeda.CacheResult) []andromeda.CacheStatus {
 
 func testBatchMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := h.Cache
+	b := h.s
 	got, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 2, Limit: 5}})
 	require.NoError(t, err)
 	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheMissing, andromeda.CacheMissing}, statuses(got))
@@ -405,7 +444,7 @@ func testBatchMissing(t *testing.T, h Harness) {
 
 func testBatchNonInteger(t *testing.T, h Harness) {
 	ctx := context.Background()
-	b := h.Cache
+	b := h.s
 	require.NoError(t, h.SetRaw(ctx, "k", "x"))
 	_, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 1, Limit: 5}})
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
@@ -417,26 +456,26 @@ func testLimitKey(t *testing.T, h Harness) {
 	limitKey := andromeda.LimitKey("k")
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
 	args := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1000, LimitKey: limitKey}
-	res, err := h.Cache.AddUsage(ctx, args)
+	res, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheLimitMissing, res.Status)
 	assertRaw(t, h, "k", "3")
 
 	require.NoError(t, h.SetRaw(ctx, limitKey, "4"))
-	res, err = h.Cache.AddUsage(ctx, args)
+	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 3, Limit: 4}, res, "the limit key wins over Limit")
 	args.Amount = 1
-	res, err = h.Cache.AddUsage(ctx, args)
+	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 4}, res)
 
-	batch, err := h.Cache.AddUsageBatch(ctx, []andromeda.AddUsageArgs{args, args})
+	batch, err := h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{args, args})
 	require.NoError(t, err)
 	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheLimitExceeded, andromeda.CacheLimitExceeded}, statuses(batch))
 
 	require.NoError(t, h.SetRaw(ctx, limitKey, "lots"))
-	_, err = h.Cache.AddUsage(ctx, args)
+	_, err = h.s.AddUsage(ctx, args)
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "k", "4")
 }
@@ -446,18 +485,18 @@ func testAddUsages(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
 	require.NoError(t, h.SetRaw(ctx, "{m}:user", "1"))
 	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 1, Limit: 100}, {Key: "{m}:user", Amount: 1, Limit: 2}}
-	res, err := h.Cache.AddUsages(ctx, quotas)
+	res, err := h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{11, 2}}, res)
 
-	res, err = h.Cache.AddUsages(ctx, quotas)
+	res, err = h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheLimitExceeded, Index: 1, Usages: []int64{11, 2}}, res)
 	assertRaw(t, h, "{m}:campaign", "11") // all or nothing
 	assertRaw(t, h, "{m}:user", "2")
 
 	require.NoError(t, h.SetRaw(ctx, "{m}:user", "x"))
-	_, err = h.Cache.AddUsages(ctx, quotas)
+	_, err = h.s.AddUsages(ctx, quotas)
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "{m}:campaign", "11")
 }
@@ -466,7 +505,7 @@ func testAddUsagesMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
 	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 2, Limit: 100}, {Key: "{m}:user", Amount: 2, Limit: 2}}
-	res, err := h.Cache.AddUsages(ctx, quotas)
+	res, err := h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assert.Equal(t, 1, res.Index)
@@ -474,7 +513,7 @@ func testAddUsagesMissing(t *testing.T, h Harness) {
 	assertAbsent(t, h, "{m}:user")
 
 	quotas[1].CreateMissing, quotas[1].Expiration = true, time.Hour
-	res, err = h.Cache.AddUsages(ctx, quotas)
+	res, err = h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{12, 2}}, res)
 	assertTTL(t, h, "{m}:user", time.Hour)
@@ -485,14 +524,14 @@ func testReduceUsages(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
 	require.NoError(t, h.SetRaw(ctx, "{m}:user", "1"))
 	keys := []string{"{m}:campaign", "{m}:user"}
-	res, err := h.Cache.ReduceUsages(ctx, keys, 1)
+	res, err := h.s.ReduceUsages(ctx, keys, 1)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{9, 0}}, res)
-	res, err = h.Cache.ReduceUsages(ctx, keys, 1)
+	res, err = h.s.ReduceUsages(ctx, keys, 1)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheBelowZero, Index: 1, Usages: []int64{9, 0}}, res)
 	assertRaw(t, h, "{m}:campaign", "9")
-	res, err = h.Cache.ReduceUsages(ctx, []string{"{m}:campaign", "{m}:none"}, 1)
+	res, err = h.s.ReduceUsages(ctx, []string{"{m}:campaign", "{m}:none"}, 1)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assert.Equal(t, 1, res.Index)
@@ -502,10 +541,10 @@ func testReduceUsages(t *testing.T, h Harness) {
 func testSetValue(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
-	require.NoError(t, h.Cache.SetValue(ctx, "k", 8, time.Hour))
+	require.NoError(t, h.s.SetValue(ctx, "k", 8, time.Hour))
 	assertRaw(t, h, "k", "8")
 	assertTTL(t, h, "k", time.Hour)
-	require.NoError(t, h.Cache.SetValue(ctx, "k", 9, 0))
+	require.NoError(t, h.s.SetValue(ctx, "k", 9, 0))
 	assertRaw(t, h, "k", "9")
 	ttl, err := h.TTL(ctx, "k")
 	require.NoError(t, err)
@@ -518,12 +557,12 @@ func testGetUsages(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "a", "1"))
 	require.NoError(t, h.SetRaw(ctx, "c", "3"))
 	require.NoError(t, h.SetRaw(ctx, "{x}d", "4"))
-	usages, found, err := h.Cache.GetUsages(ctx, keys)
+	usages, found, err := h.s.GetUsages(ctx, keys)
 	require.NoError(t, err)
 	assert.Equal(t, []int64{1, 0, 3, 4, 0}, usages)
 	assert.Equal(t, []bool{true, false, true, true, false}, found)
 	require.NoError(t, h.SetRaw(ctx, "e", "five"))
-	_, _, err = h.Cache.GetUsages(ctx, keys)
+	_, _, err = h.s.GetUsages(ctx, keys)
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 }
 
@@ -532,10 +571,10 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
 	record := andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}
 	args := andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10, Idempotency: record}
-	first, err := h.Cache.AddUsage(ctx, args)
+	first, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, first)
-	again, err := h.Cache.AddUsage(ctx, args)
+	again, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, again)
 	assertRaw(t, h, "k", "8")
@@ -543,28 +582,28 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 
 	// A refusal is recorded too: the same request stays refused.
 	refused := andromeda.AddUsageArgs{Key: "k", Amount: 5, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec2", Retention: time.Hour}}
-	res, err := h.Cache.AddUsage(ctx, refused)
+	res, err := h.s.AddUsage(ctx, refused)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
 	refused.Limit = 100
-	res, err = h.Cache.AddUsage(ctx, refused)
+	res, err = h.s.AddUsage(ctx, refused)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10, Replayed: true}, res)
 	assertRaw(t, h, "k", "8")
 
 	// Taking the add back deletes its record, once.
 	undo := andromeda.ReduceUsageArgs{Key: "k", Amount: 3, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
-	res, err = h.Cache.ReduceUsage(ctx, undo)
+	res, err = h.s.ReduceUsage(ctx, undo)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, res)
-	res, err = h.Cache.ReduceUsage(ctx, undo)
+	res, err = h.s.ReduceUsage(ctx, undo)
 	require.NoError(t, err)
 	assert.True(t, res.Replayed)
 	assertRaw(t, h, "k", "5")
-	res, err = h.Cache.AddUsage(ctx, args)
+	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
-	res, err = h.Cache.AddUsage(ctx, args)
+	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, res, "the fresh attempt is recorded")
 	assertRaw(t, h, "k", "8")
@@ -572,7 +611,7 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 
 	// A record key holding something else is reported, and nothing changes.
 	require.NoError(t, h.SetRaw(ctx, "{k}:junk", "not a record"))
-	_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10,
+	_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10,
 		Idempotency: andromeda.Idempotency{RecordKey: "{k}:junk", Retention: time.Hour}})
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "k", "8")
@@ -583,14 +622,14 @@ func testIdempotentAdd(t *testing.T, h Harness) {
 	big := andromeda.AddUsageArgs{Key: "big", Amount: 991, Limit: andromeda.MaxAmount,
 		Idempotency: andromeda.Idempotency{RecordKey: "{big}:rec", Retention: time.Hour}}
 	for i := 0; i < 2; i++ {
-		res, err = h.Cache.AddUsage(ctx, big)
+		res, err = h.s.AddUsage(ctx, big)
 		require.NoError(t, err)
 		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9007199254740991, Limit: andromeda.MaxAmount, Replayed: i > 0}, res)
 	}
 
 	// A missing usage is not recorded.
 	missing := andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{none}:rec", Retention: time.Hour}}
-	res, err = h.Cache.AddUsage(ctx, missing)
+	res, err = h.s.AddUsage(ctx, missing)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheMissing, res.Status)
 	assertAbsent(t, h, "{none}:rec")
@@ -601,7 +640,7 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
 	args := andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Attempt: "a1"}}
 	for i := 0; i < 3; i++ {
-		res, err := h.Cache.ReduceUsage(ctx, args)
+		res, err := h.s.ReduceUsage(ctx, args)
 		require.NoError(t, err)
 		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3, Replayed: i > 0}, res)
 	}
@@ -610,18 +649,18 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	// Putting the reduce back marks its record undone, once.
 	undo := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
 	for i := 0; i < 2; i++ {
-		_, err := h.Cache.AddUsage(ctx, undo)
+		_, err := h.s.AddUsage(ctx, undo)
 		require.NoError(t, err)
 	}
 	assertRaw(t, h, "k", "5")
 
 	// A late copy of the undone attempt changes nothing; a new attempt with the key is fresh.
-	res, err := h.Cache.ReduceUsage(ctx, args)
+	res, err := h.s.ReduceUsage(ctx, args)
 	require.NoError(t, err)
 	assert.True(t, res.Replayed)
 	assertRaw(t, h, "k", "5")
 	args.Idempotency.Attempt = "a2"
-	res, err = h.Cache.ReduceUsage(ctx, args)
+	res, err = h.s.ReduceUsage(ctx, args)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3}, res)
 	assertRaw(t, h, "k", "3")
@@ -635,7 +674,7 @@ func testHolds(t *testing.T, h Harness) {
 	ctx := context.Background()
 	change := func(args andromeda.HoldArgs) andromeda.CacheResult {
 		t.Helper()
-		res, err := h.Cache.ChangeHold(ctx, args)
+		res, err := h.s.ChangeHold(ctx, args)
 		require.NoError(t, err)
 		return res
 	}
@@ -667,28 +706,28 @@ func testHoldsExpire(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "0"))
 	short := hold(andromeda.HoldReserve, "a", 4)
 	short.HoldFor = 100 * time.Millisecond
-	_, err := h.Cache.ChangeHold(ctx, short)
+	_, err := h.s.ChangeHold(ctx, short)
 	require.NoError(t, err)
 	assertRaw(t, h, "k", "4")
 	time.Sleep(250 * time.Millisecond) // the scripts read the server's clock
 
-	res, err := h.Cache.ChangeHold(ctx, hold(andromeda.HoldCommit, "a", 0))
+	res, err := h.s.ChangeHold(ctx, hold(andromeda.HoldCommit, "a", 0))
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res, "released, and too late to commit")
 	assertRaw(t, h, "k", "0")
-	res, err = h.Cache.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
+	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
 	require.NoError(t, err)
 	assert.True(t, res.Replayed, "cancelling an expired hold changes nothing")
 
 	// A plain reduce that gave back held quota: the hold's release stops at zero.
 	short.HoldID = "b"
-	_, err = h.Cache.ChangeHold(ctx, short)
+	_, err = h.s.ChangeHold(ctx, short)
 	require.NoError(t, err)
 	assertRaw(t, h, "k", "4")
-	_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
 	time.Sleep(250 * time.Millisecond)
-	res, err = h.Cache.ChangeHold(ctx, hold(andromeda.HoldCommit, "b", 0))
+	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCommit, "b", 0))
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res)
 	assertRaw(t, h, "k", "0")

@@ -31,30 +31,30 @@ func testForeignValues(t *testing.T, h Harness) {
 			assert.Contains(t, err.Error(), strconv.Quote(raw), "%s: the error names the value", what)
 		}
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+		_, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 		invalid(err, "add")
 		assert.Contains(t, err.Error(), `"k"`, "the error names the key")
-		_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Idempotency: rec})
+		_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Idempotency: rec})
 		invalid(err, "idempotent add")
-		_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true})
+		_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true})
 		invalid(err, "add creating a missing key")
-		_, err = h.Cache.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 10}})
+		_, err = h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 10}})
 		invalid(err, "batch of one")
-		_, err = h.Cache.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 10}, {Key: "k", Amount: 1, Limit: 10}})
+		_, err = h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 10}, {Key: "k", Amount: 1, Limit: 10}})
 		invalid(err, "batch")
-		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
 		invalid(err, "reduce")
-		_, err = h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: rec})
+		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: rec})
 		invalid(err, "idempotent reduce")
 		assertRaw(t, h, "k", raw)
 		assertAbsent(t, h, "{k}:rec")
 
 		require.NoError(t, h.SetRaw(ctx, "{m}:a", "1"))
 		require.NoError(t, h.SetRaw(ctx, "{m}:b", raw))
-		_, err = h.Cache.AddUsages(ctx, []andromeda.AddUsageArgs{{Key: "{m}:a", Amount: 1, Limit: 10}, {Key: "{m}:b", Amount: 1, Limit: 10}})
+		_, err = h.s.AddUsages(ctx, []andromeda.AddUsageArgs{{Key: "{m}:a", Amount: 1, Limit: 10}, {Key: "{m}:b", Amount: 1, Limit: 10}})
 		invalid(err, "multi add")
 		assert.Contains(t, err.Error(), `"{m}:b"`)
-		_, err = h.Cache.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, 1)
+		_, err = h.s.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, 1)
 		invalid(err, "multi reduce")
 		assertRaw(t, h, "{m}:a", "1")
 		assertRaw(t, h, "{m}:b", raw)
@@ -63,10 +63,10 @@ func testForeignValues(t *testing.T, h Harness) {
 		limitKey := andromeda.LimitKey("u")
 		require.NoError(t, h.SetRaw(ctx, "u", "1"))
 		require.NoError(t, h.SetRaw(ctx, limitKey, raw))
-		_, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "u", Amount: 1, LimitKey: limitKey})
+		_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "u", Amount: 1, LimitKey: limitKey})
 		invalid(err, "add against a limit key")
 		assert.Contains(t, err.Error(), strconv.Quote(limitKey), "the error names the limit key")
-		_, err = h.Cache.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "u", Amount: 1, LimitKey: limitKey}})
+		_, err = h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "u", Amount: 1, LimitKey: limitKey}})
 		invalid(err, "batch against a limit key")
 		assertRaw(t, h, "u", "1")
 	}
@@ -77,7 +77,7 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	ctx := context.Background()
 	add := func(key string, amount, limit int64) andromeda.CacheResult {
 		t.Helper()
-		res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: amount, Limit: limit})
+		res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: amount, Limit: limit})
 		require.NoError(t, err)
 		return res
 	}
@@ -94,7 +94,7 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	for i := range batch {
 		batch[i] = andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: maxAmount}
 	}
-	results, err := h.Cache.AddUsageBatch(ctx, batch)
+	results, err := h.s.AddUsageBatch(ctx, batch)
 	require.NoError(t, err)
 	admitted := 0
 	for _, r := range results {
@@ -110,10 +110,10 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	limitKey := andromeda.LimitKey("k")
 	require.NoError(t, h.SetRaw(ctx, limitKey, strconv.Itoa(maxAmount)))
 	require.NoError(t, h.SetRaw(ctx, "k", strconv.Itoa(maxAmount-1)))
-	res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 2, LimitKey: limitKey})
+	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 2, LimitKey: limitKey})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
-	res, err = h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "new", Amount: maxAmount, Limit: maxAmount, CreateMissing: true})
+	res, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "new", Amount: maxAmount, Limit: maxAmount, CreateMissing: true})
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: maxAmount, Limit: maxAmount}, res)
 	assertRaw(t, h, "new", strconv.Itoa(maxAmount))
@@ -122,18 +122,18 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "{m}:a", strconv.Itoa(maxAmount-1)))
 	require.NoError(t, h.SetRaw(ctx, "{m}:b", "0"))
 	quotas := []andromeda.AddUsageArgs{{Key: "{m}:b", Amount: 2, Limit: maxAmount}, {Key: "{m}:a", Amount: 2, Limit: maxAmount}}
-	multi, err := h.Cache.AddUsages(ctx, quotas)
+	multi, err := h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheLimitExceeded, Index: 1, Usages: []int64{0, maxAmount - 1}}, multi)
 	quotas[0].Amount, quotas[1].Amount = 1, 1
-	multi, err = h.Cache.AddUsages(ctx, quotas)
+	multi, err = h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{1, maxAmount}}, multi)
 
 	// Reduces.
 	reduce := func(key string, amount int64) andromeda.CacheResult {
 		t.Helper()
-		res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: key, Amount: amount})
+		res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: key, Amount: amount})
 		require.NoError(t, err)
 		return res
 	}
@@ -142,10 +142,10 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", strconv.Itoa(maxAmount)))
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 1}, reduce("k", maxAmount-1))
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, reduce("k", 1))
-	multi, err = h.Cache.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, maxAmount)
+	multi, err = h.s.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, maxAmount)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheBelowZero, Index: 1, Usages: []int64{maxAmount, 1}}, multi)
-	multi, err = h.Cache.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, 1)
+	multi, err = h.s.ReduceUsages(ctx, []string{"{m}:a", "{m}:b"}, 1)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{maxAmount - 1, 0}}, multi)
 
@@ -154,12 +154,12 @@ func testExactAt2To53(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "{k}:rec", "0 0"))
 	putBack := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: maxAmount,
 		Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
-	res, err = h.Cache.AddUsage(ctx, putBack)
+	res, err = h.s.AddUsage(ctx, putBack)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
 	assertRaw(t, h, "k", strconv.Itoa(maxAmount-1))
 	putBack.Amount = 1
-	res, err = h.Cache.AddUsage(ctx, putBack)
+	res, err = h.s.AddUsage(ctx, putBack)
 	require.NoError(t, err)
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: maxAmount}, res)
 }
@@ -172,13 +172,13 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	reduceRec := andromeda.Idempotency{RecordKey: "{k}:reduce:A", AddRecordKey: "{k}:add:A", Retention: time.Hour}
 	add := func(amount int64) andromeda.CacheResult {
 		t.Helper()
-		res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: amount, Limit: 1, Idempotency: addRec})
+		res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: amount, Limit: 1, Idempotency: addRec})
 		require.NoError(t, err)
 		return res
 	}
 	reduce := func(amount int64) andromeda.CacheResult {
 		t.Helper()
-		res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: amount, Idempotency: reduceRec})
+		res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: amount, Idempotency: reduceRec})
 		require.NoError(t, err)
 		return res
 	}
@@ -190,7 +190,7 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 1, Limit: 1}, add(1), "a fresh attempt")
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 1, Limit: 1, Replayed: true}, add(1))
 
-	_, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: reduceRec})
+	_, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: reduceRec})
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "not the add's amount")
 	assertRaw(t, h, "k", "1")
 
@@ -198,7 +198,7 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, reduce(1))
 	putBack := andromeda.Idempotency{RecordKey: "{k}:reduce:A", AddRecordKey: "{k}:add:A", Retention: time.Hour, Forget: true}
 	for i := 0; i < 2; i++ {
-		res, err := h.Cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: maxAmount, Idempotency: putBack})
+		res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: maxAmount, Idempotency: putBack})
 		require.NoError(t, err)
 		assert.Equal(t, i > 0, res.Replayed, "put back once")
 	}
@@ -208,7 +208,7 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	// Next failed after the add: its undo takes it back once, as a reduce would.
 	undo := andromeda.Idempotency{RecordKey: "{k}:add:A", Retention: time.Hour, Forget: true}
 	for i := 0; i < 2; i++ {
-		res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: undo})
+		res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: undo})
 		require.NoError(t, err)
 		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0, Replayed: i > 0}, res)
 	}
@@ -224,7 +224,7 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	// Without an add's record, a reduce with a key is a reduce of its own, applied once.
 	refund := andromeda.Idempotency{RecordKey: "{k}:reduce:R", AddRecordKey: "{k}:add:R", Retention: time.Hour}
 	for i := 0; i < 2; i++ {
-		res, err := h.Cache.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: refund})
+		res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: refund})
 		require.NoError(t, err)
 		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0, Replayed: i > 0}, res)
 	}

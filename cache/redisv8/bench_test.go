@@ -14,7 +14,7 @@ import (
 )
 
 // benchAdds runs warm adds of 1 to a few keys from 16 goroutines per core.
-func benchAdds(b *testing.B, cache andromeda.Cache) {
+func benchAdds(b *testing.B, cache usageStore) {
 	ctx := context.Background()
 	var n atomic.Int64
 	b.SetParallelism(16)
@@ -35,7 +35,7 @@ func BenchmarkAddUsage(b *testing.B) {
 	server := redistest.Standalone(b)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr, PoolSize: 64})
 	defer client.Close()
-	benchAdds(b, redisv8.New(client))
+	benchAdds(b, storeOver(redisv8.New(client)))
 }
 
 // BenchmarkAddUsageWaitForReplicas compares, in one run against one primary with one
@@ -44,8 +44,8 @@ func BenchmarkAddUsageWaitForReplicas(b *testing.B) {
 	primary := primaryWithReplica(b)
 	client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 64})
 	defer client.Close()
-	b.Run("without", func(b *testing.B) { benchAdds(b, redisv8.New(client)) })
+	b.Run("without", func(b *testing.B) { benchAdds(b, storeOver(redisv8.New(client))) })
 	b.Run("WaitForReplicas(1,100ms)", func(b *testing.B) {
-		benchAdds(b, redisv8.New(client, redisv8.WaitForReplicas(1, 100*time.Millisecond)))
+		benchAdds(b, storeOver(redisv8.New(client, redisv8.WaitForReplicas(1, 100*time.Millisecond))))
 	})
 }

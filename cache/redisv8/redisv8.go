@@ -33,7 +33,6 @@ import (
 
 	"github.com/go-redis/redis/v8"
 	"github.com/ramadani/andromeda"
-	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/ramadani/andromeda/internal/scripts"
 )
 
@@ -52,20 +51,12 @@ func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
 	if _, ring := client.(*redis.Ring); ring && a.opts.replicas.On() {
 		panic("redisv8.New: WaitForReplicas does not work with a Ring: its shards are standalone servers")
 	}
-	return scriptcache.New(a)
+	return a
 }
 
 type adapter struct {
 	client redis.UniversalClient
 	opts   options
-}
-
-func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
-	return a.client.SetNX(ctx, key, value, expiration).Result()
-}
-
-func (a *adapter) Set(ctx context.Context, key string, value int64, expiration time.Duration) error {
-	return a.client.Set(ctx, key, value, expiration).Err()
 }
 
 // Get pipelines one GET per key: a cluster client sends one pipeline per node.

@@ -52,7 +52,7 @@ func TestConformanceCluster(t *testing.T) {
 	if major := regexp.MustCompile(`redis_version:(\d+)\.`).FindStringSubmatch(info); major != nil && atoi(major[1]) >= 7 {
 		client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
 		defer client.Close()
-		_, _, err := redisv8.New(client).GetUsage(context.Background(), "k")
+		_, _, err := storeOver(redisv8.New(client)).GetUsage(context.Background(), "k")
 		if err == nil || !strings.Contains(err.Error(), "got 4 elements in cluster info address") {
 			t.Fatalf("go-redis v8 on a Redis 7 cluster: got %v, want the documented slot-table error", err)
 		}

@@ -5,7 +5,8 @@ import (
 	"strings"
 
 	"github.com/go-redis/redis/v8"
-	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/goredis"
 )
 
 // go-redis v8 resends a command after a network error up to MaxRetries times (3 by
@@ -32,20 +33,20 @@ type session interface {
 	Pipelined(ctx context.Context, fn func(redis.Pipeliner) error) ([]redis.Cmder, error)
 }
 
-// Run runs the script once on one connection: EVALSHA, then EVAL if the server answers
-// NOSCRIPT (the script did not run then), each followed by WAIT when WaitForReplicas is
-// set.
-func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (reply any, err error) {
-	s := scriptcache.Scripts[name]
+// RunScript runs the script once on one connection: EVALSHA, then EVAL if the server
+// answers NOSCRIPT (the script did not run then), each followed by WAIT when
+// WaitForReplicas is set.
+func (a *adapter) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (reply any, err error) {
+	text := goredis.TextOf(s)
 	run := func(conn session) error {
-		reply, err = a.eval(ctx, conn, "evalsha", s.SHA, keys, args)
+		reply, err = a.eval(ctx, conn, "evalsha", text.SHA, keys, args)
 		if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			reply, err = a.eval(ctx, conn, "eval", s.Text, keys, args)
+			reply, err = a.eval(ctx, conn, "eval", text.Source, keys, args)
 		}
 		return nil
 	}
 	if serr := a.withSession(ctx, keys[0], run); serr != nil {
-		return nil, scriptcache.NotSent(serr)
+		return nil, goredis.NotSent(serr)
 	}
 	return reply, err
 }
@@ -84,8 +85,9 @@ func (a *adapter) withSession(ctx context.Context, key string, fn func(session) 
 }
 
 // eval sends one EVAL or EVALSHA on conn, and WAIT after it when asked to.
-func (a *adapter) eval(ctx context.Context, conn session, verb, script string, keys []string, args []any) (any, error) {
-	marker := scriptcache.NewMarker(script)
+func (a *adapter) eval(ctx context.Context, conn session, verb string, script []byte, keys []string, args []any) (any, error) {
+	marker := new(goredis.Marker)
+	marker.Set(script)
 	cmdArgs := make([]any, 0, 3+len(keys)+len(args))
 	cmdArgs = append(cmdArgs, verb, marker, len(keys))
 	for _, key := range keys {
@@ -113,14 +115,14 @@ func (a *adapter) eval(ctx context.Context, conn session, verb, script string, k
 
 // result is the command's reply, with an error that was not a reply from Redis marked
 // ErrNotSent when the command was never written.
-func result(cmd *redis.Cmd, marker *scriptcache.Marker) (any, error) {
+func result(cmd *redis.Cmd, marker *goredis.Marker) (any, error) {
 	reply, err := cmd.Result()
-	return scriptcache.Outcome(reply, err, redis.Nil, marker)
+	return goredis.Outcome(reply, err, redis.Nil, marker)
 }
 
-// Refresh makes a cluster client reload its slot map soon, after an error that says the
+// RefreshSlots makes a cluster client reload its slot map soon, after an error that says the
 // topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
-func (a *adapter) Refresh(ctx context.Context) bool {
+func (a *adapter) RefreshSlots(ctx context.Context) bool {
 	cluster, ok := a.client.(*redis.ClusterClient)
 	if ok {
 		cluster.ReloadState(ctx)

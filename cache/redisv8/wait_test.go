@@ -64,7 +64,7 @@ func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client := tc.client(t)
 			t.Cleanup(func() { client.Close() })
-			cache := redisv8.New(client, redisv8.WaitForReplicas(1, 10*time.Millisecond))
+			cache := storeOver(redisv8.New(client, redisv8.WaitForReplicas(1, 10*time.Millisecond)))
 			for i := range 3 {
 				key := fmt.Sprintf("wait-%d", i)
 				_, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
@@ -90,17 +90,17 @@ func TestWaitForReplicasRejectsBadArguments(t *testing.T) {
 // A keyed change whose WAIT fell short is replayed later on another pooled connection,
 // one whose last write the replica has acknowledged, while the replica still has not
 // acknowledged the change itself: the replay is confirmed only once the replica has the
-// change. (Redis 7.0 passes this even without the cache's Touch, see scriptcache; the
+// change. (Redis 7.0 passes this even without the store's touch.lua, see internal/scripts; the
 // test guards servers whose WAIT counts only a connection's own writes.)
 func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	ctx := context.Background()
 	primary, replica := primaryAndReplica(t)
 	args := andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
 		Idempotency: andromeda.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
-	newCache := func() andromeda.Cache {
+	newCache := func() usageStore {
 		client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 1})
 		t.Cleanup(func() { client.Close() })
-		return redisv8.New(client, redisv8.WaitForReplicas(1, 100*time.Millisecond))
+		return storeOver(redisv8.New(client, redisv8.WaitForReplicas(1, 100*time.Millisecond)))
 	}
 	first, retrier := newCache(), newCache()
 	// The retrier's one connection writes, and the replica acknowledges it.

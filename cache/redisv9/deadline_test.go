@@ -62,7 +62,7 @@ func TestChangeHonoursContextOnAPlainClient(t *testing.T) {
 	addr := silentServer(t)
 	const readTimeout = 3 * time.Second
 	client := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: readTimeout, MaxRetries: -1})
-	cache := redisv9.New(client)
+	cache := storeOver(redisv9.New(client))
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)

@@ -32,7 +32,6 @@ import (
 
 	"github.com/bsm/redislock"
 	"github.com/ramadani/andromeda"
-	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,7 +48,7 @@ func New(client redis.UniversalClient, opts ...Option) andromeda.Cache {
 	if _, ring := client.(*redis.Ring); ring && a.opts.replicas.On() {
 		panic("redisv9.New: WaitForReplicas does not work with a Ring: its shards are standalone servers")
 	}
-	return scriptcache.New(a)
+	return a
 }
 
 type adapter struct {
@@ -58,14 +57,6 @@ type adapter struct {
 	opts   options
 	// contextAware: the client stops calls at their context's deadline by itself.
 	contextAware bool
-}
-
-func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
-	return a.client.SetNX(ctx, key, value, expiration).Result()
-}
-
-func (a *adapter) Set(ctx context.Context, key string, value int64, expiration time.Duration) error {
-	return a.client.Set(ctx, key, value, expiration).Err()
 }
 
 // Get pipelines one GET per key: a cluster client sends one pipeline per node.

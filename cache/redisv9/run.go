@@ -6,7 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/goredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -15,7 +16,7 @@ import (
 // unless its NoRetry is true; then every resend after the command may have been written
 // stops (Client, ClusterClient, Ring, failover client, pipelines alike). It also stops
 // the resend after a failed dial, which is safe: Run reports those errors as
-// scriptcache.ErrNotSent and the cache retries them itself.
+// goredis.ErrNotSent and the cache retries them itself.
 type onceCmd struct{ *redis.Cmd }
 
 // NoRetry tells go-redis not to send the command again.
@@ -24,15 +25,57 @@ func (onceCmd) NoRetry() bool { return true }
 // WaitsForReplicas reports whether changes are confirmed with WAIT.
 func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas.On() }
 
-// Run runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT (the
-// script did not run then), each followed by WAIT when WaitForReplicas is set.
-func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []string, args ...any) (any, error) {
-	s := scriptcache.Scripts[name]
-	reply, err := a.eval(ctx, "evalsha", s.SHA, keys, args)
+// RunScript runs the script once: EVALSHA, then EVAL if the server answers NOSCRIPT
+// (the script did not run then), each followed by WAIT when WaitForReplicas is set.
+func (a *adapter) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	text := goredis.TextOf(s)
+	reply, err := a.eval(ctx, verbEvalSHA, text.SHA, keys, args)
 	if err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		reply, err = a.eval(ctx, "eval", s.Text, keys, args)
+		reply, err = a.eval(ctx, verbEval, text.Source, keys, args)
 	}
 	return reply, err
+}
+
+// The verbs, boxed once: a string variable put in an interface costs an allocation.
+var (
+	verbEvalSHA any = "evalsha"
+	verbEval    any = "eval"
+)
+
+// call is one attempt's allocation: its Marker, and room for a short command's arguments.
+type call struct {
+	marker goredis.Marker
+	args   [12]any
+}
+
+// command builds one EVAL or EVALSHA whose script (SHA1 or source) is marked.
+func command(ctx context.Context, verb any, script []byte, keys []string, args []any) (onceCmd, *goredis.Marker) {
+	c := new(call)
+	c.marker.Set(script)
+	cmdArgs := c.args[:0]
+	if n := 3 + len(keys) + len(args); n > len(c.args) {
+		cmdArgs = make([]any, 0, n)
+	}
+	cmdArgs = append(cmdArgs, verb, &c.marker, len(keys))
+	for _, key := range keys {
+		cmdArgs = append(cmdArgs, key)
+	}
+	cmdArgs = append(cmdArgs, args...)
+	return onceCmd{redis.NewCmd(ctx, cmdArgs...)}, &c.marker
+}
+
+// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
+func (a *adapter) eval(ctx context.Context, verb any, script []byte, keys []string, args []any) (any, error) {
+	if a.opts.replicas.On() {
+		return a.evalWithWait(ctx, verb, script, keys, args)
+	}
+	cmd, marker := command(ctx, verb, script, keys, args)
+	if a.contextAware || ctx.Done() == nil {
+		_ = a.client.Process(ctx, cmd) // no goroutine, no closure: the common path
+	} else if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
+		return nil, err
+	}
+	return result(cmd, marker)
 }
 
 // maxAskRedirects bounds the ASK redirects the WAIT path follows itself (a cluster
@@ -40,25 +83,11 @@ func (a *adapter) Run(ctx context.Context, name scriptcache.Script, keys []strin
 // master's client, which does not).
 const maxAskRedirects = 3
 
-// eval sends one EVAL or EVALSHA, and WAIT after it when asked to.
-func (a *adapter) eval(ctx context.Context, verb, script string, keys []string, args []any) (any, error) {
+// evalWithWait sends one EVAL or EVALSHA with WAIT after it, in one pipeline.
+func (a *adapter) evalWithWait(ctx context.Context, verb any, script []byte, keys []string, args []any) (any, error) {
 	var askTarget *redis.Client
 	for redirects := 0; ; redirects++ {
-		marker := scriptcache.NewMarker(script)
-		cmdArgs := make([]any, 0, 3+len(keys)+len(args))
-		cmdArgs = append(cmdArgs, verb, marker, len(keys))
-		for _, key := range keys {
-			cmdArgs = append(cmdArgs, key)
-		}
-		cmdArgs = append(cmdArgs, args...)
-		cmd := onceCmd{redis.NewCmd(ctx, cmdArgs...)}
-
-		if !a.opts.replicas.On() {
-			if err := a.withinContext(ctx, func() { _ = a.client.Process(ctx, cmd) }); err != nil {
-				return nil, err
-			}
-			return result(cmd, marker)
-		}
+		cmd, marker := command(ctx, verb, script, keys, args)
 		var wait *redis.IntCmd
 		if err := a.withinContext(ctx, func() { wait = a.processWithWait(ctx, keys[0], cmd, askTarget) }); err != nil {
 			return nil, err
@@ -112,9 +141,9 @@ func (a *adapter) masterAt(ctx context.Context, addr string) *redis.Client {
 
 // result is the command's reply, with an error that was not a reply from Redis marked
 // ErrNotSent when the command was never written.
-func result(cmd onceCmd, marker *scriptcache.Marker) (any, error) {
+func result(cmd onceCmd, marker *goredis.Marker) (any, error) {
 	reply, err := cmd.Result()
-	return scriptcache.Outcome(reply, err, redis.Nil, marker)
+	return goredis.Outcome(reply, err, redis.Nil, marker)
 }
 
 // processWithWait sends cmd and WAIT in one pipeline on one connection: to the master
@@ -146,9 +175,9 @@ func (a *adapter) processWithWait(ctx context.Context, key string, cmd onceCmd, 
 	return wait
 }
 
-// Refresh makes a cluster client reload its slot map soon, after an error that says the
+// RefreshSlots makes a cluster client reload its slot map soon, after an error that says the
 // topology changed (a dead master, MOVED, CLUSTERDOWN, READONLY).
-func (a *adapter) Refresh(ctx context.Context) bool {
+func (a *adapter) RefreshSlots(ctx context.Context) bool {
 	cluster, ok := a.client.(*redis.ClusterClient)
 	if ok {
 		cluster.ReloadState(ctx)

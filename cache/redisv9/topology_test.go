@@ -26,7 +26,7 @@ func TestClusterClientLearnsNewOwnerAfterDeadMaster(t *testing.T) {
 	t.Cleanup(c.Stop)
 	client := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
 	t.Cleanup(func() { client.Close() })
-	cache := redisv9.New(client)
+	cache := storeOver(redisv9.New(client))
 	const key = "moving-key"
 	args := andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100, CreateMissing: true}
 	_, err = cache.AddUsage(ctx, args) // the client's slot map is warm

@@ -67,7 +67,7 @@ func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			client := tc.client(t)
 			t.Cleanup(func() { client.Close() })
-			cache := redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond))
+			cache := storeOver(redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond)))
 			for i := range 5 { // keys on several masters of the cluster
 				key := fmt.Sprintf("wait-%d", i)
 				_, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
@@ -105,7 +105,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	// The add's script also declares the quota's hold buckets. Mid-migration Redis runs a
 	// script with several keys only on a master that holds all of them (else TRYAGAIN), so
 	// the quota gets a hold, and all its keys move together.
-	_, err = redisv9.New(client).ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: "h",
+	_, err = storeOver(redisv9.New(client)).ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: "h",
 		Amount: 1, Limit: 100, HoldFor: time.Hour, Retention: time.Hour})
 	require.NoError(t, err)
 	buckets, hold := andromeda.HoldKeys(key, "h")
@@ -131,7 +131,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	host, port, _ := strings.Cut(target.Options().Addr, ":")
 	require.NoError(t, source.Do(ctx, "migrate", host, port, "", 0, 5000, "keys", key, buckets, hold).Err())
 
-	cache := redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond))
+	cache := storeOver(redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond)))
 	_, err = cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
 	// This cluster has no replicas: the add ran on the target, and WAIT fell short.
 	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
@@ -150,17 +150,17 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 // A keyed change whose WAIT fell short is replayed later on another pooled connection,
 // one whose last write the replica has acknowledged, while the replica still has not
 // acknowledged the change itself: the replay is confirmed only once the replica has the
-// change. (Redis 7.0 passes this even without the cache's Touch, see scriptcache; the
+// change. (Redis 7.0 passes this even without the store's touch.lua, see internal/scripts; the
 // test guards servers whose WAIT counts only a connection's own writes.)
 func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	ctx := context.Background()
 	primary, replica := primaryAndReplica(t)
 	args := andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
 		Idempotency: andromeda.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
-	newCache := func() andromeda.Cache {
+	newCache := func() usageStore {
 		client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 1})
 		t.Cleanup(func() { client.Close() })
-		return redisv9.New(client, redisv9.WaitForReplicas(1, 100*time.Millisecond))
+		return storeOver(redisv9.New(client, redisv9.WaitForReplicas(1, 100*time.Millisecond)))
 	}
 	first, retrier := newCache(), newCache()
 	// The retrier's one connection writes, and the replica acknowledges it.

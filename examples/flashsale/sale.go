@@ -168,12 +168,13 @@ func runSale(ctx context.Context, cache andromeda.Cache, conf saleConfig) (repor
 	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
 	r.Latencies = latencies
 
-	final, found, err := cache.GetUsage(ctx, conf.Key)
+	byKey := andromeda.GetQuotaKeyFunc(func(context.Context, *andromeda.QuotaRequest) (string, error) { return conf.Key, nil })
+	final, err := andromeda.ReadCachedUsages(ctx, cache, byKey, []*andromeda.QuotaRequest{{QuotaID: "sale"}})
 	if err != nil {
 		return r, err
 	}
-	if found {
-		r.FinalUsage = final
+	if final[0].Found {
+		r.FinalUsage = final[0].Usage
 	}
 	return r, firstErr
 }

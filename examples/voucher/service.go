@@ -101,11 +101,13 @@ func (s *service) Status(ctx context.Context, code string) (*VoucherStatus, erro
 	if err != nil {
 		return nil, err
 	}
-	usage, found, err := s.cache.GetUsage(ctx, usageKey(voucher.ID))
+	byID := andromeda.GetQuotaKeyFunc(func(_ context.Context, q *andromeda.QuotaRequest) (string, error) { return usageKey(q.QuotaID), nil })
+	cached, err := andromeda.ReadCachedUsages(ctx, s.cache, byID, []*andromeda.QuotaRequest{{QuotaID: voucher.ID}})
 	if err != nil {
 		return nil, err
 	}
-	if !found {
+	usage := cached[0].Usage
+	if !cached[0].Found {
 		if usage, err = s.store.countClaims(ctx, voucher.ID); err != nil {
 			return nil, err
 		}

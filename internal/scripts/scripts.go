@@ -8,6 +8,10 @@ import (
 	"time"
 )
 
+// Each script's Go side (its arguments, its reply) is in the Go file named after it;
+// this file holds what they share: the Lua put before them, the status codes, and the
+// reading of usages.
+
 // exact is the Lua the usage scripts share, put before each of them: MAX, and reading a
 // stored usage or limit that must be a whole number from 0 to 2^53 (see exact.lua).
 //
@@ -29,61 +33,6 @@ const releaseHolds = "do local bad = releaseExpiredHolds(1) if bad then return b
 // their hold buckets, in the same order. Foreign buckets are reported as
 // {9 or 10, quota index, value or type, buckets key}.
 const releaseMultiHolds = "do local bad, i = releaseExpiredHolds(#KEYS / 2) if bad then return {bad[1], i, bad[2], bad[3]} end end\n"
-
-// Add is the atomic check-and-add script (see add.lua).
-var Add = exact + holdsRelease + releaseHolds + addSource
-
-//go:embed add.lua
-var addSource string
-
-// AddBatch decides many adds to one key in one call, in order (see add_batch.lua).
-var AddBatch = exact + holdsRelease + releaseHolds + addBatchSource
-
-//go:embed add_batch.lua
-var addBatchSource string
-
-// Reduce is the atomic check-and-subtract script (see reduce.lua).
-var Reduce = exact + holdsRelease + releaseHolds + reduceSource
-
-//go:embed reduce.lua
-var reduceSource string
-
-// MultiAdd adds to several quotas, all or nothing (see multi_add.lua).
-var MultiAdd = exact + holdsRelease + releaseMultiHolds + multiAddSource
-
-//go:embed multi_add.lua
-var multiAddSource string
-
-// MultiReduce subtracts from several quotas, all or nothing (see multi_reduce.lua).
-var MultiReduce = exact + holdsRelease + releaseMultiHolds + multiReduceSource
-
-//go:embed multi_reduce.lua
-var multiReduceSource string
-
-// Hold reserves, commits and cancels holds (see hold.lua).
-var Hold = exact + holdsRelease + holdSource
-
-//go:embed hold.lua
-var holdSource string
-
-// Unlock releases a lock taken with SET NX only if it still holds the holder's token
-// (see unlock.lua).
-//
-//go:embed unlock.lua
-var Unlock string
-
-// FencedLoad sets a loaded value if absent, only while the loader's lock still holds its
-// token, and deletes the keys derived from the old value (see fenced_load.lua).
-//
-//go:embed fenced_load.lua
-var FencedLoad string
-
-// Replies of FencedLoad.
-const (
-	FencedSet     = 1  // the value was set
-	FencedPresent = 0  // the key was present: nothing written
-	FencedLost    = -1 // the lock is no longer held: nothing written
-)
 
 // Status codes the scripts reply with.
 const (
@@ -107,14 +56,6 @@ const (
 
 // Invalid reports whether status says a key holds something that is not a usage.
 func Invalid(status int64) bool { return status == NotInteger || status == WrongType }
-
-// Idempotency modes of Add and Reduce (their last argument). Numbers, not words: a small
-// integer costs the client no allocation.
-const (
-	RecordNone    = 0
-	RecordOutcome = 1 // replay the record if it exists, else record this outcome
-	RecordForget  = 2 // undo the change the record is for (see add.lua and reduce.lua)
-)
 
 // Reply is a parsed reply of Add or Reduce.
 type Reply struct {
@@ -174,72 +115,13 @@ func Parse(reply any) (Reply, error) {
 	return r, nil
 }
 
-// ParseBatch reads the flattened {status, usage, limit} triples that AddBatch returns,
-// one Reply per request; when a key holds something that is not a usage it returns a
-// single Reply with Status NotInteger or WrongType.
-func ParseBatch(reply any) ([]Reply, error) {
-	fields, ok := reply.([]any)
-	if ok && len(fields) >= 2 {
-		if status, _ := fields[0].(int64); Invalid(status) {
-			r, err := Parse(fields)
-			return []Reply{r}, err
-		}
+// AbsentArg is the scripts' argument for what to do with an absent usage: -1 reports it
+// missing; 0 or more (createMS, an expiration in ms, 0 for none) starts it at zero.
+func AbsentArg(create bool, createMS int64) int64 {
+	if !create {
+		return -1
 	}
-	if !ok || len(fields)%3 != 0 {
-		return nil, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	replies := make([]Reply, 0, len(fields)/3)
-	for i := 0; i < len(fields); i += 3 {
-		r, err := Parse(fields[i : i+3])
-		if err != nil {
-			return nil, err
-		}
-		replies = append(replies, r)
-	}
-	return replies, nil
-}
-
-// MultiReply is a parsed reply of MultiAdd or MultiReduce.
-type MultiReply struct {
-	Status int64
-	Index  int // 0-based: the quota missing, refused or not holding a usage
-	Usages []int64
-	Raw    string // the value (NotInteger) or the type (WrongType) at the Index's key
-	// Key is the key Raw was found at when it is not the Index's usage key (its hold
-	// buckets); empty otherwise.
-	Key string
-}
-
-// ParseMulti reads the {status, i, usages...} array that MultiAdd and MultiReduce return.
-func ParseMulti(reply any) (MultiReply, error) {
-	fields, ok := reply.([]any)
-	if !ok || len(fields) < 2 {
-		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	status, ok1 := fields[0].(int64)
-	index, ok2 := fields[1].(int64)
-	if !ok1 || !ok2 {
-		return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
-	}
-	r := MultiReply{Status: status, Index: int(index) - 1}
-	if Invalid(status) && (len(fields) == 3 || len(fields) == 4) {
-		r.Raw, _ = fields[2].(string)
-		if len(fields) == 4 {
-			r.Key, _ = fields[3].(string)
-		}
-		return r, nil
-	}
-	if status == Applied {
-		r.Index = -1
-	}
-	for _, f := range fields[2:] {
-		usage, ok := f.(int64)
-		if !ok {
-			return MultiReply{}, fmt.Errorf("unexpected script reply %v", reply)
-		}
-		r.Usages = append(r.Usages, usage)
-	}
-	return r, nil
+	return createMS
 }
 
 // Milliseconds converts an expiration for the scripts, rounding up so that a positive

@@ -1,39 +1,36 @@
-package scriptcache
+package andromeda
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/internal/scripts"
 )
 
-func (c *cache) Lock(ctx context.Context, key string, ttl time.Duration) (andromeda.CacheLock, error) {
-	token, release, err := c.client.Lock(ctx, key, ttl)
+func (c *store) Lock(ctx context.Context, key string, ttl time.Duration) (*lock, error) {
+	token, release, err := c.cache.Lock(ctx, key, ttl)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	return &lock{cache: c, key: key, token: token, release: release}, nil
+	return &lock{store: c, key: key, token: token, release: release}, nil
 }
 
-// lock is a held loader lock. Its write goes through FencedLoad, which checks the token
+// lock is a held loader lock. Its write goes through fenced_load.lua, which checks the token
 // in the same step as it sets the value, so a write delayed past the lock's expiry finds
 // the token gone and changes nothing.
 type lock struct {
-	cache   *cache
+	store   *store
 	key     string
 	token   string
 	release func(context.Context) error
 }
 
-func (l *lock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (bool, error) {
-	keys := make([]string, 0, 2+len(args.Drop))
-	keys = append(keys, l.key, args.Key)
-	keys = append(keys, args.Drop...)
+func (l *lock) SetUsageIfAbsent(ctx context.Context, args LoadArgs) (bool, error) {
+	keys, scriptArgs := scripts.FencedLoadArgs(l.key, l.token, args.Key, args.Value, scripts.Milliseconds(args.Expiration), args.Drop)
 	// Sent as a change script: retried while Redis did not run it, and never resent
 	// once it may have run (a resend would be harmless here, but one path is simpler).
-	reply, err := l.cache.run(ctx, FencedLoad, keys, l.token, args.Value, scripts.Milliseconds(args.Expiration))
+	reply, err := l.store.run(ctx, fencedLoadScript, keys, scriptArgs...)
 	if err != nil {
 		return false, runError(args.Key, err)
 	}
@@ -44,7 +41,7 @@ func (l *lock) SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (b
 		return false, nil
 	case int64(scripts.FencedLost):
 		return false, fmt.Errorf("%w: the load lock %q expired before the loaded value of %q was written; nothing was written",
-			andromeda.ErrLockedKey, l.key, args.Key)
+			ErrLockedKey, l.key, args.Key)
 	}
 	return false, fmt.Errorf("set %q: unexpected script reply %v", args.Key, reply)
 }

@@ -1,4 +1,4 @@
-package scriptcache_test
+package andromeda
 
 import (
 	"context"
@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ramadani/andromeda"
-	"github.com/ramadani/andromeda/cache/internal/scriptcache"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,16 +19,16 @@ type replyErr string
 func (e replyErr) Error() string { return string(e) }
 func (replyErr) RedisError()     {}
 
-// scriptedClient answers Run with errs, one per call, then with an applied reduce.
+// scriptedClient answers RunScript with errs, one per call, then with an applied reduce.
 type scriptedClient struct {
-	scriptcache.Client
+	Cache
 	errs      []error
 	calls     int
 	refreshed int
 	plain     bool // a client with no topology to relearn, unlike a cluster client
 }
 
-func (c *scriptedClient) Run(context.Context, scriptcache.Script, []string, ...any) (any, error) {
+func (c *scriptedClient) RunScript(context.Context, *Script, []string, ...any) (any, error) {
 	c.calls++
 	if len(c.errs) > 0 {
 		err := c.errs[0]
@@ -40,7 +38,7 @@ func (c *scriptedClient) Run(context.Context, scriptcache.Script, []string, ...a
 	return []any{int64(0), int64(5)}, nil
 }
 
-func (c *scriptedClient) Refresh(context.Context) bool {
+func (c *scriptedClient) RefreshSlots(context.Context) bool {
 	c.refreshed++
 	return !c.plain
 }
@@ -54,7 +52,7 @@ func repeat(err error, n int) []error {
 }
 
 func reduce(ctx context.Context, c *scriptedClient) error {
-	_, err := scriptcache.New(c).ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	_, err := newStore(c).ReduceUsage(ctx, ReduceUsageArgs{Key: "k", Amount: 1})
 	return err
 }
 
@@ -67,7 +65,7 @@ func TestNotRunErrorsAreRetried(t *testing.T) {
 		replyErr("LOADING Redis is loading the dataset in memory"),
 		replyErr("READONLY You can't write against a read only replica."),
 		replyErr("MASTERDOWN Link with MASTER is down"),
-		scriptcache.NotSent(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}),
+		notSent(&net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}),
 	} {
 		t.Run(err.Error(), func(t *testing.T) {
 			t.Parallel()
@@ -78,8 +76,8 @@ func TestNotRunErrorsAreRetried(t *testing.T) {
 
 			c = &scriptedClient{errs: repeat(err, 100)}
 			got := reduce(context.Background(), c)
-			require.ErrorIs(t, got, andromeda.ErrRedisUnavailable)
-			assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
+			require.ErrorIs(t, got, ErrRedisUnavailable)
+			assert.NotErrorIs(t, got, ErrUnknownOutcome)
 			assert.ErrorIs(t, got, err, "the raw error is kept")
 			assert.Contains(t, got.Error(), err.Error())
 			assert.Equal(t, 6, c.calls, "bounded")
@@ -87,7 +85,7 @@ func TestNotRunErrorsAreRetried(t *testing.T) {
 			// A plain client gets a third of a second: 10+20+40+80 ms of waits, then it
 			// stops short of a sixth try. Fewer on a machine too slow to sleep on time.
 			c = &scriptedClient{errs: repeat(err, 100), plain: true}
-			require.ErrorIs(t, reduce(context.Background(), c), andromeda.ErrRedisUnavailable)
+			require.ErrorIs(t, reduce(context.Background(), c), ErrRedisUnavailable)
 			assert.LessOrEqual(t, c.calls, 5, "bounded by time")
 			assert.GreaterOrEqual(t, c.calls, 2)
 		})
@@ -99,14 +97,14 @@ func TestMaybeRunErrorsAreUnknownAndNotResent(t *testing.T) {
 		io.EOF,
 		&net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")},
 		context.DeadlineExceeded, // the caller's deadline passed while waiting for the reply
-		fmt.Errorf("%w: applied on the primary, but only 0 of 1 replicas acknowledged it", andromeda.ErrUnknownOutcome),
+		fmt.Errorf("%w: applied on the primary, but only 0 of 1 replicas acknowledged it", ErrUnknownOutcome),
 	} {
 		t.Run(err.Error(), func(t *testing.T) {
 			c := &scriptedClient{errs: []error{err}}
 			got := reduce(context.Background(), c)
-			require.ErrorIs(t, got, andromeda.ErrUnknownOutcome)
+			require.ErrorIs(t, got, ErrUnknownOutcome)
 			assert.ErrorIs(t, got, err)
-			assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
+			assert.NotErrorIs(t, got, ErrRedisUnavailable)
 			assert.Equal(t, 1, c.calls, "never sent again")
 		})
 	}
@@ -117,12 +115,12 @@ func TestRedisAnswersAreDefinite(t *testing.T) {
 	c := &scriptedClient{errs: []error{err}}
 	got := reduce(context.Background(), c)
 	assert.ErrorIs(t, got, err)
-	assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
-	assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
+	assert.NotErrorIs(t, got, ErrUnknownOutcome)
+	assert.NotErrorIs(t, got, ErrRedisUnavailable)
 	assert.Equal(t, 1, c.calls)
 
 	c = &scriptedClient{errs: []error{replyErr("CROSSSLOT Keys in request don't hash to the same slot")}}
-	assert.ErrorIs(t, reduce(context.Background(), c), andromeda.ErrCrossSlot)
+	assert.ErrorIs(t, reduce(context.Background(), c), ErrCrossSlot)
 }
 
 func TestNotRunRetriesStopAtTheContext(t *testing.T) {
@@ -130,25 +128,19 @@ func TestNotRunRetriesStopAtTheContext(t *testing.T) {
 	defer cancel()
 	c := &scriptedClient{errs: repeat(replyErr("CLUSTERDOWN The cluster is down"), 100)}
 	got := reduce(ctx, c)
-	require.ErrorIs(t, got, andromeda.ErrRedisUnavailable)
+	require.ErrorIs(t, got, ErrRedisUnavailable)
 	assert.ErrorIs(t, got, context.DeadlineExceeded)
 	assert.Less(t, c.calls, 6)
 
 	// A context that ended before anything was sent is just that, not an outage.
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
-	c = &scriptedClient{errs: []error{scriptcache.NotSent(context.Canceled)}}
+	c = &scriptedClient{errs: []error{notSent(context.Canceled)}}
 	got = reduce(ctx, c)
 	assert.ErrorIs(t, got, context.Canceled)
-	assert.NotErrorIs(t, got, andromeda.ErrRedisUnavailable)
-	assert.NotErrorIs(t, got, andromeda.ErrUnknownOutcome)
+	assert.NotErrorIs(t, got, ErrRedisUnavailable)
+	assert.NotErrorIs(t, got, ErrUnknownOutcome)
 }
 
-func TestMarkerRecordsTheWrite(t *testing.T) {
-	m := scriptcache.NewMarker("sha")
-	assert.False(t, m.Written())
-	b, err := m.MarshalBinary()
-	require.NoError(t, err)
-	assert.Equal(t, "sha", string(b))
-	assert.True(t, m.Written())
-}
+// notSent wraps err as a transport marks an error from before anything was written.
+func notSent(err error) error { return fmt.Errorf("%w: %w", ErrNotSent, err) }

@@ -1,4 +1,4 @@
-package scriptcache
+package goredis
 
 import (
 	"errors"
@@ -7,20 +7,6 @@ import (
 
 	"github.com/ramadani/andromeda"
 )
-
-// Source is a script's Lua text and its SHA1, the name EVALSHA runs it by.
-type Source struct{ Text, SHA string }
-
-// Scripts holds every script an adapter runs, Touch included, ready for EVALSHA.
-var Scripts = loadScripts()
-
-func loadScripts() map[Script]Source {
-	m := map[Script]Source{Touch: {Text: TouchSource, SHA: SHA1(TouchSource)}}
-	for name, text := range Sources {
-		m[name] = Source{Text: text, SHA: SHA1(text)}
-	}
-	return m
-}
 
 // ReplicaWait is the adapters' WaitForReplicas setting: WAIT N Timeout after each change.
 // The zero value sends no WAIT.

@@ -1,0 +1,298 @@
+package andromeda
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ramadani/andromeda/internal/scripts"
+)
+
+// store is the algorithms' storage: each atomic usage change is one of the library's
+// scripts, run through the Cache transport with the retry policy of store_run.go.
+type store struct {
+	cache Cache
+	// waits: the transport confirms writes with WAIT (see ReplicaWaiter).
+	waits bool
+	// refresher relearns a cluster's slot map; nil when the transport cannot.
+	refresher SlotRefresher
+}
+
+// newStore returns the store over cache.
+func newStore(cache Cache) *store {
+	s := &store{cache: cache}
+	if w, ok := cache.(ReplicaWaiter); ok {
+		s.waits = w.WaitsForReplicas()
+	}
+	s.refresher, _ = cache.(SlotRefresher)
+	return s
+}
+
+func (c *store) AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
+	in := scripts.AddInput{Key: args.Key, LimitKey: args.LimitKey, HoldBuckets: holdBucketsKey(args.Key),
+		Amount: args.Amount, Limit: args.Limit, Absent: absentArg(args), Attempt: args.Idempotency.Attempt}
+	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
+	keys, scriptArgs := in.Build()
+	reply, err := c.run(ctx, addScript, keys, scriptArgs...)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	return result(args, r)
+}
+
+func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error) {
+	if len(batch) == 0 {
+		return nil, nil
+	}
+	amounts, limits := make([]int64, len(batch)), make([]int64, len(batch))
+	for i, a := range batch {
+		amounts[i], limits[i] = a.Amount, a.Limit
+	}
+	first := batch[0]
+	keys, args := scripts.AddBatchArgs(first.Key, first.LimitKey, holdBucketsKey(first.Key), absentArg(first), amounts, limits)
+	reply, err := c.run(ctx, addBatchScript, keys, args...)
+	if err != nil {
+		return nil, runError(batch[0].Key, err)
+	}
+	replies, err := scripts.ParseBatch(reply)
+	if err != nil {
+		return nil, fmt.Errorf("change usage of %q: %w", batch[0].Key, err)
+	}
+	if len(replies) == 1 && scripts.Invalid(replies[0].Status) {
+		_, err := result(batch[0], replies[0])
+		return nil, err
+	}
+	if len(replies) != len(batch) {
+		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
+	}
+	results := make([]CacheResult, len(replies))
+	for i, r := range replies {
+		if results[i], err = result(batch[i], r); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func (c *store) ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error) {
+	in := scripts.ReduceInput{Key: args.Key, HoldBuckets: holdBucketsKey(args.Key), Amount: args.Amount, Attempt: args.Idempotency.Attempt}
+	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
+	keys, scriptArgs := in.Build()
+	reply, err := c.run(ctx, reduceScript, keys, scriptArgs...)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	if r.Status == scripts.AmountMismatch {
+		return CacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
+			ErrInvalidRequest, args.Amount, args.Key, r.Usage, r.Key)
+	}
+	return result(AddUsageArgs{Key: args.Key}, r)
+}
+
+// record returns the idempotency record's key, the add's record's key, the retention
+// (ms, 0 for no record) and the mode that the add and reduce scripts take.
+func record(idem Idempotency) (recordKey, addRecordKey string, retention, mode int64) {
+	if idem.RecordKey == "" {
+		return "", "", 0, scripts.RecordNone
+	}
+	mode = scripts.RecordOutcome
+	if idem.Forget {
+		mode = scripts.RecordForget
+	}
+	return idem.RecordKey, idem.AddRecordKey, scripts.Milliseconds(idem.Retention), mode
+}
+
+func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResult, error) {
+	keys := make([]string, len(quotas))
+	limits, absent := make([]int64, len(quotas)), make([]int64, len(quotas))
+	for i, q := range quotas {
+		keys[i], limits[i], absent[i] = q.Key, q.Limit, absentArg(q)
+	}
+	reply, err := c.run(ctx, multiAddScript, withAllHoldBuckets(keys), scripts.MultiAddArgs(quotas[0].Amount, limits, absent)...)
+	return toMultiResult(keys, reply, err)
+}
+
+func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (MultiResult, error) {
+	reply, err := c.run(ctx, multiReduceScript, withAllHoldBuckets(keys), amount)
+	return toMultiResult(keys, reply, err)
+}
+
+// holdBucketsKey returns the key of the hold buckets of the usage at usageKey, which the
+// usage scripts sweep first (see internal/scripts/holds_release.lua).
+func holdBucketsKey(usageKey string) string {
+	buckets, _ := HoldKeys(usageKey, "")
+	return buckets
+}
+
+// withAllHoldBuckets returns usageKeys followed by their hold buckets, in the same order.
+func withAllHoldBuckets(usageKeys []string) []string {
+	keys := make([]string, len(usageKeys), 2*len(usageKeys))
+	copy(keys, usageKeys)
+	for _, key := range usageKeys {
+		keys = append(keys, holdBucketsKey(key))
+	}
+	return keys
+}
+
+func (c *store) ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error) {
+	buckets, hold := HoldKeys(args.Key, args.HoldID)
+	keys := []string{args.Key, buckets, hold}
+	absent := absentArg(AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
+	reply, err := c.run(ctx, holdScript, keys, scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
+		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
+	if err != nil {
+		return CacheResult{}, runError(args.Key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
+	}
+	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
+		return CacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
+	}
+	return result(AddUsageArgs{Key: args.Key}, r)
+}
+
+func (c *store) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	reply, err := c.run(ctx, setScript, []string{key}, scripts.SetArgs(value, scripts.Milliseconds(expiration), scripts.SetIfAbsent)...)
+	if err != nil {
+		return false, fmt.Errorf("set %q: %w", key, err)
+	}
+	return reply == int64(scripts.SetStored), nil
+}
+
+func (c *store) SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error {
+	if _, err := c.run(ctx, setScript, []string{key}, scripts.SetArgs(value, scripts.Milliseconds(expiration), scripts.SetAlways)...); err != nil {
+		return fmt.Errorf("set %q: %w", key, err)
+	}
+	return nil
+}
+
+func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
+	usages, found, err := c.GetUsages(ctx, []string{key})
+	if err != nil {
+		return 0, false, err
+	}
+	return usages[0], found[0], nil
+}
+
+func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {
+	raws, found, err := c.cache.Get(ctx, keys)
+	if err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE") {
+		// The transport does not say which key: name them all.
+		return nil, nil, fmt.Errorf("%w: one of the keys %q is not a string (%v)", ErrInvalidCachedUsage, keys, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), unavailable(err))
+	}
+	usages := make([]int64, len(keys))
+	for i, raw := range raws {
+		if !found[i] {
+			continue
+		}
+		var ok bool
+		if usages[i], ok = scripts.ParseUsage(raw); !ok {
+			return nil, nil, notInteger(keys[i], raw)
+		}
+	}
+	return usages, found, nil
+}
+
+// absentArg is what the scripts do with an absent usage (see scripts.AbsentArg).
+func absentArg(args AddUsageArgs) int64 {
+	return scripts.AbsentArg(args.CreateMissing, scripts.Milliseconds(args.Expiration))
+}
+
+// result turns a parsed script reply into a CacheResult.
+func result(args AddUsageArgs, r scripts.Reply) (CacheResult, error) {
+	if scripts.Invalid(r.Status) {
+		key := r.Key
+		if key == "" { // a script that does not name the key
+			key = args.Key
+		}
+		if r.Status == scripts.WrongType {
+			return CacheResult{}, wrongType(key, r.Raw)
+		}
+		return CacheResult{}, notInteger(key, r.Raw)
+	}
+	status, err := statusOf(r.Status)
+	if err != nil {
+		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+	}
+	return CacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
+}
+
+func toMultiResult(keys []string, reply any, err error) (MultiResult, error) {
+	if err != nil {
+		return MultiResult{}, runError(strings.Join(keys, ", "), err)
+	}
+	r, err := scripts.ParseMulti(reply)
+	if err != nil {
+		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+	}
+	if scripts.Invalid(r.Status) {
+		key := keys[r.Index]
+		if r.Key != "" { // the quota's hold buckets
+			key = r.Key
+		}
+		if r.Status == scripts.WrongType {
+			return MultiResult{}, wrongType(key, r.Raw)
+		}
+		return MultiResult{}, notInteger(key, r.Raw)
+	}
+	status, err := statusOf(r.Status)
+	if err != nil {
+		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+	}
+	return MultiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
+}
+
+func notInteger(key, raw string) error {
+	return fmt.Errorf("%w: key %q holds %q", ErrInvalidCachedUsage, key, raw)
+}
+
+func wrongType(key, typ string) error {
+	return fmt.Errorf("%w: key %q holds a %s, not the type andromeda keeps there", ErrInvalidCachedUsage, key, typ)
+}
+
+// runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.
+func runError(keys string, err error) error {
+	if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		return fmt.Errorf("change usage of %s: %w (%v)", keys, ErrCrossSlot, err)
+	}
+	return fmt.Errorf("change usage of %s: %w", keys, err)
+}
+
+// statusOf names a script's status code (see internal/scripts).
+func statusOf(code int64) (CacheStatus, error) {
+	switch code {
+	case scripts.Applied:
+		return CacheApplied, nil
+	case scripts.Missing:
+		return CacheMissing, nil
+	case scripts.LimitExceeded:
+		return CacheLimitExceeded, nil
+	case scripts.BelowZero:
+		return CacheBelowZero, nil
+	case scripts.LimitMissing:
+		return CacheLimitMissing, nil
+	case scripts.HoldExpired:
+		return CacheHoldExpired, nil
+	case scripts.HoldCancelled:
+		return CacheHoldCancelled, nil
+	case scripts.HoldNotFound:
+		return CacheHoldNotFound, nil
+	case scripts.HoldCommitted:
+		return CacheHoldCommitted, nil
+	}
+	return 0, fmt.Errorf("unexpected script status %d", code)
+}
