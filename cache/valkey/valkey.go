@@ -1,0 +1,133 @@
+// Package valkey is the andromeda Cache over github.com/valkey-io/valkey-go, the
+// Valkey project's fork of rueidis with the same automatic pipelining and API. It works
+// with a standalone, cluster or Sentinel client (RESP3); the package shares its name with
+// the client's, so import one of them under another name.
+//
+// What was tested: valkey-go against redis-server 7 (standalone, 3-master cluster,
+// Sentinel), with the conformance suite and the resend tests. valkey-server itself could
+// not be installed where this was built, so no Valkey server has run these tests; Valkey
+// forked from Redis 7.2 and keeps EVALSHA, EVAL, WAIT, SET NX PX and the error replies
+// the cache reads.
+//
+// Each add or reduce on a warm key is one command: EVALSHA, with EVAL only the first
+// time a server has not seen the script.
+//
+// A change is never applied twice by a resend: valkey-go resends only commands marked
+// read-only or retryable, and change scripts go as plain EVALSHA and EVAL, which it never
+// resends after a broken connection; it follows MOVED and ASK, which mean the script did
+// not run. The cache itself sends again only what the server certainly did not run (a
+// failed dial, no node for the slot, TRYAGAIN, CLUSTERDOWN, LOADING, READONLY,
+// MASTERDOWN); what may have run fails with andromeda.ErrUnknownOutcome. One client
+// option defeats this: with ClientOption.ConnLifetime set, valkey-go resends a command in
+// flight on a connection it closed for its age when the server did not answer within a
+// second, so leave ConnLifetime at 0.
+//
+// valkey-go stops every call at its context's deadline by itself.
+package valkey
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/scriptcache"
+	vk "github.com/valkey-io/valkey-go"
+)
+
+// New returns a Cache that keeps usage through client, configured by opts.
+func New(client vk.Client, opts ...Option) andromeda.Cache {
+	a := &adapter{client: client, release: vk.NewLuaScript(releaseSource)}
+	for _, opt := range opts {
+		opt(&a.opts)
+	}
+	return scriptcache.New(a)
+}
+
+type adapter struct {
+	client  vk.Client
+	release *vk.Lua // the lock's compare-and-delete
+	opts    options
+}
+
+// WaitsForReplicas reports whether changes are confirmed with WAIT.
+func (a *adapter) WaitsForReplicas() bool { return a.opts.replicas.On() }
+
+// Refresh reports whether the client is a cluster client: valkey-go reloads its slot map by
+// itself after the errors that make the cache retry, so there is nothing to start.
+func (a *adapter) Refresh(context.Context) bool { return a.client.Mode() == vk.ClientModeCluster }
+
+func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
+	set := a.client.B().Set().Key(key).Value(strconv.FormatInt(value, 10)).Nx()
+	var err error
+	if expiration > 0 {
+		err = a.client.Do(ctx, set.PxMilliseconds(expiration.Milliseconds()).Build()).Error()
+	} else {
+		err = a.client.Do(ctx, set.Build()).Error()
+	}
+	if vk.IsValkeyNil(err) {
+		return false, nil // present: nothing set
+	}
+	return err == nil, replyError(err)
+}
+
+func (a *adapter) Set(ctx context.Context, key string, value int64, expiration time.Duration) error {
+	set := a.client.B().Set().Key(key).Value(strconv.FormatInt(value, 10))
+	if expiration > 0 {
+		return replyError(a.client.Do(ctx, set.PxMilliseconds(expiration.Milliseconds()).Build()).Error())
+	}
+	return replyError(a.client.Do(ctx, set.Build()).Error())
+}
+
+// Get sends one GET per key in one DoMulti: a cluster client sends one pipeline per node.
+func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, error) {
+	cmds := make(vk.Commands, len(keys))
+	for i, key := range keys {
+		cmds[i] = a.client.B().Get().Key(key).Build()
+	}
+	values, found := make([]string, len(keys)), make([]bool, len(keys))
+	for i, res := range a.client.DoMulti(ctx, cmds...) {
+		value, err := res.ToString()
+		switch {
+		case vk.IsValkeyNil(err):
+		case err != nil:
+			return nil, nil, fmt.Errorf("get %q: %w", keys[i], replyError(err))
+		default:
+			values[i], found[i] = value, true
+		}
+	}
+	return values, found, nil
+}
+
+// redisError is Redis's refusal of a command: an error reply, or one the client gave in
+// its place (see crossSlot). Its RedisError method is how scriptcache tells Redis's
+// answers from transport failures; errors.As still finds the client's *valkey.ValkeyError
+// in it.
+type redisError struct {
+	text  string
+	reply *vk.ValkeyError // nil when the client refused the command itself
+}
+
+func (e redisError) Error() string { return e.text }
+
+// RedisError marks the error as Redis's answer.
+func (redisError) RedisError() {}
+
+// Unwrap returns the client's error reply, if there was one.
+func (e redisError) Unwrap() error {
+	if e.reply == nil {
+		return nil
+	}
+	return e.reply
+}
+
+// replyError marks err as Redis's reply when it is one.
+func replyError(err error) error {
+	var reply *vk.ValkeyError
+	if errors.As(err, &reply) && !reply.IsNil() {
+		return redisError{text: reply.Error(), reply: reply}
+	}
+	return err
+}

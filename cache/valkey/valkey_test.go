@@ -1,0 +1,86 @@
+package valkey_test
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/ramadani/andromeda/cache/cachetest"
+	cache "github.com/ramadani/andromeda/cache/valkey"
+	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/stretchr/testify/require"
+	"github.com/valkey-io/valkey-go"
+)
+
+var cluster redistest.SharedCluster
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	cluster.Stop()
+	os.Exit(code)
+}
+
+func TestConformanceMiniredis(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		m := miniredis.RunT(t)
+		// miniredis speaks RESP3 but has no CLIENT TRACKING: no client-side cache.
+		return harness(t, newClient(t, valkey.ClientOption{InitAddress: []string{m.Addr()}, DisableCache: true}), m.FastForward)
+	})
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		server := redistest.Standalone(t)
+		return harness(t, newClient(t, valkey.ClientOption{InitAddress: []string{server.Addr}}), time.Sleep)
+	})
+}
+
+func TestConformanceCluster(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		c := cluster.Get(t)
+		return harness(t, newClient(t, valkey.ClientOption{InitAddress: c.Addrs()}), time.Sleep)
+	})
+}
+
+func TestConformanceSentinel(t *testing.T) {
+	cachetest.Run(t, func(t *testing.T) cachetest.Harness {
+		sentinel := redistest.Sentinel(t)
+		client := newClient(t, valkey.ClientOption{InitAddress: []string{sentinel},
+			Sentinel: valkey.SentinelOption{MasterSet: redistest.SentinelMaster}})
+		return harness(t, client, time.Sleep)
+	})
+}
+
+// newClient connects with opt, and closes the client when the test ends.
+func newClient(t testing.TB, opt valkey.ClientOption) valkey.Client {
+	client, err := valkey.NewClient(opt)
+	require.NoError(t, err)
+	t.Cleanup(client.Close)
+	return client
+}
+
+func harness(t *testing.T, client valkey.Client, advance func(time.Duration)) cachetest.Harness {
+	return cachetest.Harness{
+		Cache: cache.New(client),
+		SetRaw: func(ctx context.Context, key, value string) error {
+			return client.Do(ctx, client.B().Set().Key(key).Value(value).Build()).Error()
+		},
+		GetRaw: func(ctx context.Context, key string) (string, bool, error) {
+			value, err := client.Do(ctx, client.B().Get().Key(key).Build()).ToString()
+			if valkey.IsValkeyNil(err) {
+				return "", false, nil
+			}
+			return value, err == nil, err
+		},
+		TTL: func(ctx context.Context, key string) (time.Duration, error) {
+			ms, err := client.Do(ctx, client.B().Pttl().Key(key).Build()).AsInt64()
+			if ms < 0 {
+				return time.Duration(ms), err // -1 no expiry, -2 no key, as go-redis reports them
+			}
+			return time.Duration(ms) * time.Millisecond, err
+		},
+		Advance: advance,
+	}
+}
