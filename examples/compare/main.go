@@ -238,7 +238,13 @@ func run(out io.Writer, conf config) error {
 	fmt.Fprintf(out, "%d goroutines on %d key(s), %d rounds of %v per mode, Redis at %s, GOMAXPROCS %d\n",
 		conf.concurrency, conf.keys, conf.rounds, conf.duration, conf.addr, runtime.GOMAXPROCS(0))
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "mode\tops/s\tvs " + modes[0].name + "\tvs own INCRBY\tvs own add\tp50\tp99\tallocs/op\t"
+	header := "mode\tops/s\tvs " + modes[0].name + "\tvs own INCRBY\tvs own add\t"
+	ceiling := -1 // the redis-benchmark row
+	if conf.benchmark {
+		ceiling = len(modes) - 1
+		header += "vs redis-benchmark\t"
+	}
+	header += "p50\tp99\tallocs/op\t"
 	if conf.stats {
 		header += "Redis µs/call\tcalls/op\t"
 	}
@@ -256,7 +262,11 @@ func run(out io.Writer, conf config) error {
 			p50, p99 = med.percentile(0.5).Round(time.Microsecond).String(), med.percentile(0.99).Round(time.Microsecond).String()
 			allocs = fmt.Sprintf("%.1f", float64(med.allocs)/float64(med.ops))
 		}
-		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t", m.name, med.rate(), ratio(i, 0), ratio(i, m.incr), ratio(i, m.add), p50, p99, allocs)
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t", m.name, med.rate(), ratio(i, 0), ratio(i, m.incr), ratio(i, m.add))
+		if conf.benchmark {
+			fmt.Fprintf(w, "%s\t", ratio(i, ceiling))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t", p50, p99, allocs)
 		if conf.stats {
 			fmt.Fprintf(w, "%.2f\t%.3f\t", med.usecPerOp, med.callsPerOp)
 		}
