@@ -15,7 +15,8 @@ import (
 
 // BenchmarkHotKey measures, in one run against one standalone server, calls on one hot
 // key from 64 goroutines (256 for the coalesced add, its target case): go-redis's and
-// rueidis's raw INCRBY, and andromeda's warm add over rueidis, plain and coalesced.
+// rueidis's raw INCRBY, a bare check-and-increment script through rueidis, and
+// andromeda's warm add over rueidis, plain and coalesced.
 // Compare ns/op within one run only:
 //
 //	go test -run '^$' -bench HotKey -benchtime=2s -count=3 ./cache/rueidis
@@ -32,6 +33,14 @@ func BenchmarkHotKey(b *testing.B) {
 	b.Run("rueidis INCRBY/64", func(b *testing.B) {
 		parallel(b, 64, func(ctx context.Context) error {
 			return client.Do(ctx, client.B().Incrby().Key(key).Increment(1).Build()).Error()
+		})
+	})
+	bare := rueidis.NewLuaScript(`local usage = tonumber(redis.call('GET', KEYS[1]) or '0')
+if usage + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
+return redis.call('INCRBY', KEYS[1], ARGV[1])`)
+	b.Run("rueidis bare Lua check-and-increment/64", func(b *testing.B) {
+		parallel(b, 64, func(ctx context.Context) error {
+			return bare.Exec(ctx, client, []string{key}, []string{"1", "9007199254740992"}).Error()
 		})
 	})
 	for _, tc := range []struct {

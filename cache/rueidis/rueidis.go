@@ -24,7 +24,6 @@ package rueidis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -89,7 +88,7 @@ func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, err
 		switch {
 		case rd.IsRedisNil(err):
 		case err != nil:
-			return nil, nil, fmt.Errorf("get %q: %w", keys[i], replyError(err))
+			return nil, nil, replyError(err) // unwrapped, as go-redis: the cache reads WRONGTYPE from it
 		default:
 			values[i], found[i] = value, true
 		}

@@ -28,7 +28,6 @@ package valkey
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -93,7 +92,7 @@ func (a *adapter) Get(ctx context.Context, keys []string) ([]string, []bool, err
 		switch {
 		case vk.IsValkeyNil(err):
 		case err != nil:
-			return nil, nil, fmt.Errorf("get %q: %w", keys[i], replyError(err))
+			return nil, nil, replyError(err) // unwrapped, as go-redis: the cache reads WRONGTYPE from it
 		default:
 			values[i], found[i] = value, true
 		}

@@ -7,9 +7,11 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/cachetest"
 	cache "github.com/ramadani/andromeda/cache/valkey"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valkey-io/valkey-go"
 )
@@ -82,5 +84,30 @@ func harness(t *testing.T, client valkey.Client, advance func(time.Duration)) ca
 			return time.Duration(ms) * time.Millisecond, err
 		},
 		Advance: advance,
+	}
+}
+
+// A key that holds a hash is reported as not holding a usage, whether read alone or
+// with others, on a standalone server and on a cluster (one pipeline per node).
+func TestGetUsagesOfAHashIsInvalid(t *testing.T) {
+	ctx := context.Background()
+	for name, addrs := range map[string]func(t *testing.T) []string{
+		"standalone": func(t *testing.T) []string { return []string{redistest.Standalone(t).Addr} },
+		"cluster":    func(t *testing.T) []string { return cluster.Get(t).Addrs() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			client := newClient(t, valkey.ClientOption{InitAddress: addrs(t)})
+			require.NoError(t, client.Do(ctx, client.B().Hset().Key("h").FieldValue().FieldValue("f", "1").Build()).Error())
+			require.NoError(t, client.Do(ctx, client.B().Set().Key("u").Value("3").Build()).Error())
+			c := cache.New(client)
+			_, _, err := c.GetUsages(ctx, []string{"u", "h"})
+			require.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+			_, _, err = c.GetUsage(ctx, "h")
+			require.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
+			usages, found, err := c.GetUsages(ctx, []string{"u", "absent"})
+			require.NoError(t, err)
+			assert.Equal(t, []int64{3, 0}, usages)
+			assert.Equal(t, []bool{true, false}, found)
+		})
 	}
 }
