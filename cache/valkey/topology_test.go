@@ -10,9 +10,9 @@ import (
 	"github.com/ramadani/andromeda"
 	cache "github.com/ramadani/andromeda/cache/valkey"
 	"github.com/ramadani/andromeda/internal/redistest"
-	"github.com/valkey-io/valkey-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valkey-io/valkey-go"
 )
 
 // A key's slot moves to another master and the old master dies, while the client still
