@@ -23,6 +23,10 @@
 // second, so leave ConnLifetime at 0.
 //
 // valkey-go stops every call at its context's deadline by itself.
+//
+// The cache needs no client-side caching. NewClient fails against a server that cannot
+// track keys for it (miniredis, which the tests here use with RESP3): set
+// ClientOption.DisableCache there.
 package valkey
 
 import (
