@@ -41,19 +41,28 @@ func TestConformanceWaitForReplicas(t *testing.T) {
 	})
 }
 
-// Without a replica, WAIT falls short: the add was applied on the primary, and the
-// caller hears that its outcome is unknown, not that it succeeded.
+// Without a replica (the Sentinel here watches a master that has none), WAIT falls
+// short: the add was applied on the primary, and the caller hears that its outcome is
+// unknown, not that it succeeded.
 func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name  string
-		addrs func(t *testing.T) []string
+		name   string
+		option func(t *testing.T) valkey.ClientOption
 	}{
-		{"standalone", func(t *testing.T) []string { return []string{redistest.Standalone(t).Addr} }},
-		{"cluster", func(t *testing.T) []string { return cluster.Get(t).Addrs() }},
+		{"standalone", func(t *testing.T) valkey.ClientOption {
+			return valkey.ClientOption{InitAddress: []string{redistest.Standalone(t).Addr}}
+		}},
+		{"cluster", func(t *testing.T) valkey.ClientOption {
+			return valkey.ClientOption{InitAddress: cluster.Get(t).Addrs()}
+		}},
+		{"sentinel", func(t *testing.T) valkey.ClientOption {
+			return valkey.ClientOption{InitAddress: []string{redistest.Sentinel(t)},
+				Sentinel: valkey.SentinelOption{MasterSet: redistest.SentinelMaster}}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			client := newClient(t, valkey.ClientOption{InitAddress: tc.addrs(t)})
+			client := newClient(t, tc.option(t))
 			c := cache.New(client, cache.WaitForReplicas(1, 10*time.Millisecond))
 			for i := range 5 { // keys on several masters of the cluster
 				key := fmt.Sprintf("wait-%d", i)
