@@ -21,7 +21,7 @@ return 0`
 // token at key.)
 func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (string, func(context.Context) error, error) {
 	token := newToken()
-	err := a.client.Do(ctx, a.client.B().Set().Key(key).Value(token).Nx().PxMilliseconds(max(ttl.Milliseconds(), 1)).Build()).Error()
+	err := a.client.Do(ctx, a.client.B().Set().Key(key).Value(token).Nx().PxMilliseconds(ms(max(ttl, time.Millisecond))).Build()).Error()
 	if vk.IsValkeyNil(err) {
 		return "", nil, fmt.Errorf("%w: %q", andromeda.ErrLockedKey, key)
 	}

@@ -66,7 +66,7 @@ func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration
 	set := a.client.B().Set().Key(key).Value(strconv.FormatInt(value, 10)).Nx()
 	var err error
 	if expiration > 0 {
-		err = a.client.Do(ctx, set.PxMilliseconds(expiration.Milliseconds()).Build()).Error()
+		err = a.client.Do(ctx, set.PxMilliseconds(ms(expiration)).Build()).Error()
 	} else {
 		err = a.client.Do(ctx, set.Build()).Error()
 	}
@@ -79,7 +79,7 @@ func (a *adapter) SetNX(ctx context.Context, key string, value int64, expiration
 func (a *adapter) Set(ctx context.Context, key string, value int64, expiration time.Duration) error {
 	set := a.client.B().Set().Key(key).Value(strconv.FormatInt(value, 10))
 	if expiration > 0 {
-		return replyError(a.client.Do(ctx, set.PxMilliseconds(expiration.Milliseconds()).Build()).Error())
+		return replyError(a.client.Do(ctx, set.PxMilliseconds(ms(expiration)).Build()).Error())
 	}
 	return replyError(a.client.Do(ctx, set.Build()).Error())
 }
@@ -133,4 +133,9 @@ func replyError(err error) error {
 		return redisError{text: reply.Error(), reply: reply}
 	}
 	return err
+}
+
+// ms is a positive expiration in whole milliseconds, rounded up: PX 0 is an error.
+func ms(expiration time.Duration) int64 {
+	return int64((expiration + time.Millisecond - 1) / time.Millisecond)
 }

@@ -111,3 +111,19 @@ func TestGetUsagesOfAHashIsInvalid(t *testing.T) {
 		})
 	}
 }
+
+// An expiration under a millisecond is rounded up to one, as the scripts do: PX 0 would be
+// an error from Redis.
+func TestSubMillisecondExpirationIsOneMillisecond(t *testing.T) {
+	ctx := context.Background()
+	m := miniredis.RunT(t)
+	client := newClient(t, valkey.ClientOption{InitAddress: []string{m.Addr()}, DisableCache: true})
+	c := cache.New(client)
+	set, err := c.SetUsageIfAbsent(ctx, "a", 1, 500*time.Microsecond)
+	require.NoError(t, err)
+	assert.True(t, set)
+	require.NoError(t, c.SetValue(ctx, "b", 1, 500*time.Microsecond))
+	for _, key := range []string{"a", "b"} {
+		assert.Equal(t, time.Millisecond, m.TTL(key), key)
+	}
+}
