@@ -1,0 +1,26 @@
+package valkey_test
+
+import (
+	"context"
+	"time"
+
+	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storehook"
+)
+
+// usageStore is the library's store over a Cache: the tests that check what the adapter
+// does under the library's scripts (WAIT, deadlines, topology changes, cross-slot keys)
+// go through it.
+type usageStore interface {
+	AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error)
+	AddUsages(ctx context.Context, args []andromeda.AddUsageArgs) (andromeda.MultiResult, error)
+	ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error)
+	ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error)
+	SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
+	SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error
+	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
+	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
+}
+
+// storeOver returns the library's store over cache.
+func storeOver(cache andromeda.Cache) usageStore { return storehook.New(cache).(usageStore) }
