@@ -27,6 +27,8 @@ type Cache interface {
 	// ReduceUsage subtracts Amount from the usage at Key in one atomic step, only if the
 	// result stays at or above zero; otherwise it changes nothing and reports
 	// CacheBelowZero with the usage it found. An absent key is reported as CacheMissing.
+	// Like every usage change it first releases the quota's expired holds, so an Amount
+	// of 0 (without Idempotency) does that and nothing else (see ReleaseExpiredHolds).
 	ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error)
 
 	// AddUsages adds the same amount to several quotas in one atomic step, all or
@@ -44,6 +46,14 @@ type Cache interface {
 
 	// SetValue stores value at key with the expiration (0 means none), whatever was there.
 	SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error
+
+	// DeleteUsage deletes the usage at key and the keys in drop (state derived from the
+	// usage, such as its hold buckets) in one atomic step, and returns the usage it
+	// deleted; found is false when the key was absent (drop is deleted all the same). A
+	// key that holds something andromeda did not write fails with an error wrapping
+	// ErrInvalidCachedUsage, and nothing is deleted. drop must share key's cluster hash
+	// slot. ForgetUsage uses it.
+	DeleteUsage(ctx context.Context, key string, drop []string) (usage int64, found bool, err error)
 
 	// GetUsage reads the usage at key; found is false when the key is absent.
 	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)

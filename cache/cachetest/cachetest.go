@@ -72,6 +72,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Holds", testHolds},
 		{"HoldsExpire", testHoldsExpire},
 		{"EveryScriptReleasesExpiredHolds", testEveryScriptReleasesHolds},
+		{"DeleteUsageWithItsHolds", testDeleteUsage},
+		{"ReduceOfZeroReleasesExpiredHolds", testReduceZeroReleasesHolds},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newHarness(t)) })
 	}

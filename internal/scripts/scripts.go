@@ -66,6 +66,12 @@ var Hold = exact + holdsRelease + holdSource
 //go:embed hold.lua
 var holdSource string
 
+// Forget deletes a usage and the keys derived from it, in one step (see forget.lua).
+var Forget = exact + forgetSource
+
+//go:embed forget.lua
+var forgetSource string
+
 // Unlock releases a lock taken with SET NX only if it still holds the holder's token
 // (see unlock.lua).
 //

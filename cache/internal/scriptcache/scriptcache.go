@@ -24,6 +24,7 @@ const (
 	MultiReduce               // scripts.MultiReduce
 	Hold                      // scripts.Hold
 	FencedLoad                // scripts.FencedLoad
+	Forget                    // scripts.Forget
 )
 
 // Sources maps each Script to its Lua source, for the adapters to load.
@@ -35,6 +36,7 @@ var Sources = map[Script]string{
 	MultiReduce: scripts.MultiReduce,
 	Hold:        scripts.Hold,
 	FencedLoad:  scripts.FencedLoad,
+	Forget:      scripts.Forget,
 }
 
 // Client is what the cache needs from a Redis client, in types that do not depend on the
@@ -226,6 +228,23 @@ func (c *cache) SetValue(ctx context.Context, key string, value int64, expiratio
 		return fmt.Errorf("set %q: %w", key, unavailable(err))
 	}
 	return nil
+}
+
+func (c *cache) DeleteUsage(ctx context.Context, key string, drop []string) (int64, bool, error) {
+	keys := append(append(make([]string, 0, 1+len(drop)), key), drop...)
+	reply, err := c.run(ctx, Forget, keys)
+	if err != nil {
+		return 0, false, runError(key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return 0, false, fmt.Errorf("delete usage of %q: %w", key, err)
+	}
+	res, err := result(andromeda.AddUsageArgs{Key: key}, r)
+	if err != nil {
+		return 0, false, err
+	}
+	return res.Usage, res.Status == andromeda.CacheApplied, nil
 }
 
 func (c *cache) GetUsage(ctx context.Context, key string) (int64, bool, error) {
