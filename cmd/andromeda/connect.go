@@ -19,6 +19,7 @@ type options struct {
 	db                                        int
 	timeout                                   time.Duration
 
+	holdIDs  []string      // inspect
 	expire   time.Duration // set-limit
 	interval time.Duration // watch
 	count    int           // watch
@@ -64,16 +65,17 @@ func (o *options) client() (redis.UniversalClient, error) {
 	}
 	switch {
 	case o.cluster != "":
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: splitAddrs(o.cluster), Password: o.password}), nil
+		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: splitList(o.cluster), Password: o.password}), nil
 	case o.sentinel != "":
-		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.master, SentinelAddrs: splitAddrs(o.sentinel),
+		return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: o.master, SentinelAddrs: splitList(o.sentinel),
 			Password: o.password, DB: o.db}), nil
 	default:
 		return redis.NewClient(&redis.Options{Addr: o.addr, Password: o.password, DB: o.db}), nil
 	}
 }
 
-func splitAddrs(list string) []string {
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(list string) []string {
 	var addrs []string
 	for _, a := range strings.Split(list, ",") {
 		if a = strings.TrimSpace(a); a != "" {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -13,6 +17,15 @@ var inspectCommand = command{
 	args:    "KEY",
 	summary: "show the usage at KEY, its limit, TTLs and holds",
 	minArgs: 1, maxArgs: 1,
+	flags: func(fs *flag.FlagSet, o *options) {
+		fs.Func("hold", "ID of a hold (its idempotency key) whose record to show too; repeat for more", func(id string) error {
+			if id == "" {
+				return errors.New("empty hold ID")
+			}
+			o.holdIDs = append(o.holdIDs, id)
+			return nil
+		})
+	},
 	run: inspect,
 }
 
@@ -22,7 +35,7 @@ func inspect(ctx context.Context, e *env, args []string) error {
 	key := args[0]
 	ctx, cancel := context.WithTimeout(ctx, e.opts.timeout)
 	defer cancel()
-	snap, err := readSnapshot(ctx, e.client, key)
+	snap, err := readSnapshot(ctx, e.client, key, e.opts.holdIDs)
 	if err != nil {
 		return err
 	}
@@ -57,6 +70,9 @@ func inspect(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "limit\tnot kept in Redis\tno key %s (without CacheLimit, GetQuotaLimit is read on every change)\n", snap.limit.key)
 	}
 
+	for i, id := range e.opts.holdIDs {
+		bad = firstError(bad, showHold(w, snap, id, snap.records[i]))
+	}
 	switch snap.buckets.kind {
 	case "none":
 		fmt.Fprintf(w, "holds\tnone\n")
@@ -94,6 +110,39 @@ func inspect(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(w, "  %s\t%d\t%s\n", b.ends.Format("2006-01-02T15:04:05.000Z07:00"), b.amount, state)
 	}
 	return bad
+}
+
+// showHold prints one hold's record: its state as the hold script would see it now.
+func showHold(w io.Writer, snap snapshot, id string, record stored) error {
+	switch record.kind {
+	case "none":
+		fmt.Fprintf(w, "hold %s\tnot found\tnever made, or closed longer ago than its retention\n", id)
+		return nil
+	case "hash":
+	default:
+		fmt.Fprintf(w, "hold %s\tkey %s holds a %s\n", id, record.key, record.kind)
+		return fmt.Errorf("%w: key %q holds a %s, not a hold", andromeda.ErrInvalidCachedUsage, record.key, record.kind)
+	}
+	state, amount := record.field("state"), record.field("amount")
+	endsMs, err := strconv.ParseInt(record.field("ends"), 10, 64)
+	if err != nil || state == "" || amount == "" {
+		fmt.Fprintf(w, "hold %s\tnot a hold record: %q\n", id, record.fields)
+		return fmt.Errorf("%w: key %q holds %q, not a hold", andromeda.ErrInvalidCachedUsage, record.key, record.fields)
+	}
+	ends := time.UnixMilli(endsMs).UTC()
+	detail := "ends " + ends.Format("2006-01-02T15:04:05.000Z07:00")
+	if state == "active" {
+		switch {
+		case record.field("epoch") != snap.epoch:
+			state, detail = "expired", "lost with the usage that counted it"
+		case !ends.After(snap.now):
+			state, detail = "expired", "ended "+roughly(snap.now.Sub(ends))+" ago, not committed or cancelled"
+		default:
+			state, detail = "open", detail+", in "+roughly(ends.Sub(snap.now))
+		}
+	}
+	fmt.Fprintf(w, "hold %s\t%s, amount %s\t%s; record %s\n", id, state, amount, detail, record.expiry())
+	return nil
 }
 
 func firstError(first, next error) error {

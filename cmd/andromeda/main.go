@@ -3,12 +3,15 @@
 //
 //	andromeda [connection flags] COMMAND [flags] ARGS
 //
-//	inspect KEY             usage, limit, TTLs and holds of the quota whose usage is at KEY
-//	set-limit KEY N         change the limit kept in Redis (andromeda.SetQuotaLimit)
+//	inspect KEY             usage, limit, TTLs and holds of the quota whose usage is at KEY;
+//	                        -hold ID (repeatable) shows that hold's record too
+//	set-limit KEY N         change the limit kept in Redis (andromeda.SetQuotaLimit);
+//	                        -expire D keeps it for D only
 //	release-expired KEY     give back the holds that ended (andromeda.ReleaseExpiredHolds)
 //	forget KEY              make Redis forget the usage, reloaded from the database by the
 //	                        next change (andromeda.ForgetUsage)
-//	watch KEY...            usage against limit, refreshed every -interval
+//	watch KEY...            usage against limit, refreshed every -interval (default 1s),
+//	                        -count N times (default: until interrupted)
 //
 // Connection flags (before or after COMMAND): -addr host:port (a standalone server, the
 // default localhost:6379), -cluster a,b,c (a Redis Cluster), -sentinel a,b,c with -master

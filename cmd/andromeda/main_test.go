@@ -302,3 +302,33 @@ func TestUnreachableRedis(t *testing.T) {
 		assert.Regexp(t, "connection refused|no answer from Redis within 2s", r.stderr, args)
 	}
 }
+
+func TestInspectHoldRecords(t *testing.T) {
+	eachTarget(t, func(t *testing.T, tg target) {
+		ctx := context.Background()
+		require.NoError(t, tg.client.Set(ctx, "h", 0, 0).Err())
+		tg.holdOn(t, "h", "open", 1, time.Hour)
+		tg.holdOn(t, "h", "late", 2, 50*time.Millisecond)
+		tg.holdOn(t, "h", "kept", 3, time.Hour)
+		_, err := tg.cache.ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldCommit, Key: "h", HoldID: "kept", Retention: time.Hour})
+		require.NoError(t, err)
+		time.Sleep(150 * time.Millisecond)
+
+		r := tg.cli("inspect", "-hold", "open", "-hold", "late", "-hold", "kept", "-hold", "gone", "h")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Regexp(t, `(?m)^hold open\s+open, amount 1\s+ends \S+, in 1h0m\d+s; record expires in`, r.stdout)
+		assert.Regexp(t, `(?m)^hold late\s+expired, amount 2\s+ended \S+ ago, not committed or cancelled; record expires in`, r.stdout)
+		assert.Regexp(t, `(?m)^hold kept\s+committed, amount 3\s+ends \S+; record expires in (59m5\ds|1h0m0s)$`, r.stdout)
+		assert.Regexp(t, `(?m)^hold gone\s+not found\s+never made, or closed longer ago than its retention$`, r.stdout)
+
+		_, _, err = andromeda.ForgetUsage(ctx, tg.cache, "h")
+		require.NoError(t, err)
+		r = tg.cli("inspect", "-hold", "open", "h")
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Regexp(t, `(?m)^hold open\s+expired, amount 1\s+lost with the usage that counted it;`, r.stdout)
+
+		r = tg.cli("inspect", "-hold", "", "h")
+		assert.Equal(t, 2, r.code)
+		assert.Contains(t, r.stderr, "empty hold ID")
+	})
+}

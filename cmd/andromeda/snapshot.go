@@ -55,14 +55,20 @@ type snapshot struct {
 	now                   time.Time
 	usage, limit, buckets stored
 	holds                 []bucket // by end, soonest first
+	epoch                 string   // the buckets' epoch: holds made under another are lost
+	records               []stored // the records of the holds asked for, in order
 	// bucketsErr says why the hold buckets could not be read: they hold what andromeda
 	// did not write.
 	bucketsErr error
 }
 
-func readSnapshot(ctx context.Context, client redis.UniversalClient, key string) (snapshot, error) {
+func readSnapshot(ctx context.Context, client redis.UniversalClient, key string, holdIDs []string) (snapshot, error) {
 	bucketsKey, _ := andromeda.HoldKeys(key, "")
 	keys := []string{key, andromeda.LimitKey(key), bucketsKey}
+	for _, id := range holdIDs {
+		_, record := andromeda.HoldKeys(key, id)
+		keys = append(keys, record)
+	}
 	reply, err := readQuota.Run(ctx, client, keys).Slice()
 	if err != nil {
 		return snapshot{}, fmt.Errorf("read %s: %w", key, err)
@@ -89,9 +95,10 @@ func readSnapshot(ctx context.Context, client redis.UniversalClient, key string)
 	}
 	sec, _ := strconv.ParseInt(fmt.Sprint(reply[len(reply)-2]), 10, 64)
 	usec, _ := strconv.ParseInt(fmt.Sprint(reply[len(reply)-1]), 10, 64)
-	snap := snapshot{now: time.Unix(sec, usec*1000).UTC(), usage: found[0], limit: found[1], buckets: found[2]}
+	snap := snapshot{now: time.Unix(sec, usec*1000).UTC(), usage: found[0], limit: found[1], buckets: found[2], records: found[3:]}
 	if snap.buckets.kind == "hash" {
 		snap.holds, snap.bucketsErr = parseBuckets(snap.buckets)
+		snap.epoch = snap.buckets.field("epoch")
 	}
 	return snap, nil
 }
@@ -114,6 +121,16 @@ func parseBuckets(s stored) ([]bucket, error) {
 	}
 	sort.Slice(holds, func(i, j int) bool { return holds[i].ends.Before(holds[j].ends) })
 	return holds, nil
+}
+
+// field returns a hash's field, or "" when it has none.
+func (s stored) field(name string) string {
+	for i := 0; i+1 < len(s.fields); i += 2 {
+		if s.fields[i] == name {
+			return s.fields[i+1]
+		}
+	}
+	return ""
 }
 
 // number reads a usage or limit andromeda wrote; found is false when the key is absent.
