@@ -2,6 +2,9 @@ package andromeda_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,5 +134,57 @@ func TestReleaseExpiredHolds(t *testing.T) {
 		assert.False(t, found)
 		_, _, err = andromeda.ReleaseExpiredHolds(ctx, b.cache, "")
 		assert.ErrorIs(t, err, andromeda.ErrInvalidRequest)
+	})
+}
+
+// A forget is atomic against concurrent changes: every add and reserve that succeeded is
+// in exactly one place, the usage one forget took away or the usage left at the end.
+func TestForgetUsageLosesNoConcurrentChange(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		const workers, perWorker = 8, 40
+		add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: b.cache, GetQuotaLimit: constLimit(andromeda.MaxAmount),
+			GetQuotaUsageKey: usageKey})
+		holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, GetQuotaLimit: constLimit(andromeda.MaxAmount),
+			GetQuotaUsageKey: usageKey, HoldFor: time.Hour})
+		var wg sync.WaitGroup
+		var applied atomic.Int64
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < perWorker; i++ {
+					var err error
+					if i%2 == 0 {
+						_, err = add.Do(ctx, req("c", 1))
+					} else {
+						_, err = holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "c", Usage: 2, IdempotencyKey: fmt.Sprint(w, "-", i)})
+					}
+					if !assert.NoError(t, err) {
+						return
+					}
+					applied.Add(int64(1 + i%2))
+				}
+			}()
+		}
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		var forgotten, forgets int64
+		for running := true; running; {
+			select {
+			case <-done:
+				running = false
+			default:
+			}
+			usage, found, err := andromeda.ForgetUsage(ctx, b.cache, keyOf("c"))
+			require.NoError(t, err)
+			if found {
+				forgotten += usage
+				forgets++
+			}
+		}
+		left := max(b.get(t, keyOf("c")), 0)
+		assert.Equal(t, applied.Load(), forgotten+left, "%d forgets took %d, %d left", forgets, forgotten, left)
+		assert.Positive(t, forgets)
 	})
 }
