@@ -177,6 +177,28 @@ func (c *store) SetValue(ctx context.Context, key string, value int64, expiratio
 	return nil
 }
 
+// DeleteUsage deletes the usage at key and the keys in drop (state derived from the usage,
+// such as its hold buckets) in one atomic step, and returns the usage it deleted; found is
+// false when the key was absent (drop is deleted all the same). A key that holds something
+// andromeda did not write fails with an error wrapping ErrInvalidCachedUsage, and nothing
+// is deleted. drop must share key's cluster hash slot.
+func (c *store) DeleteUsage(ctx context.Context, key string, drop []string) (int64, bool, error) {
+	keys := append(append(make([]string, 0, 1+len(drop)), key), drop...)
+	reply, err := c.run(ctx, forgetScript, keys)
+	if err != nil {
+		return 0, false, runError(key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return 0, false, fmt.Errorf("delete usage of %q: %w", key, err)
+	}
+	res, err := result(AddUsageArgs{Key: key}, r)
+	if err != nil {
+		return 0, false, err
+	}
+	return res.Usage, res.Status == CacheApplied, nil
+}
+
 func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 	usages, found, err := c.GetUsages(ctx, []string{key})
 	if err != nil {

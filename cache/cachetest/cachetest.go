@@ -53,6 +53,7 @@ type storage interface {
 	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
 	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
 	ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error)
+	DeleteUsage(ctx context.Context, key string, drop []string) (usage int64, found bool, err error)
 	Lock(ctx context.Context, key string, ttl time.Duration) (heldLock, error)
 }
 
@@ -101,6 +102,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Holds", testHolds},
 		{"HoldsExpire", testHoldsExpire},
 		{"EveryScriptReleasesExpiredHolds", testEveryScriptReleasesHolds},
+		{"DeleteUsageWithItsHolds", testDeleteUsage},
+		{"ReduceOfZeroReleasesExpiredHolds", testReduceZeroReleasesHolds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
