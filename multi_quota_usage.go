@@ -94,7 +94,7 @@ func ReduceQuotasUsage(conf ReduceQuotasUsageConfig) UpdateQuotaUsage {
 }
 
 func multiStep(op string, cache Cache, conf GetQuotaUsageConfig, next UpdateQuotaUsage, option QuotasUsageOption) usageStep {
-	return usageStep{op: op, cache: cache, conf: conf, next: next, irreversible: option.Irreversible, listener: option.Listener}
+	return usageStep{op: op, cache: cache, conf: conf, next: next, irreversible: option.Irreversible, listener: option.Listener, multi: true}
 }
 
 // quotaSet is the quotas of one multi-quota operation, each with its usage loader.

@@ -17,6 +17,7 @@ type usageStep struct {
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
+	multi        bool         // changes several quotas at once (events say "multi add")
 	changer      usageChanger // the add or reduce that embeds this step
 	zeroUsageOK  bool         // commit and cancel of a hold take their amount from the hold
 }
@@ -36,8 +37,9 @@ type usageChanger interface {
 // run checks the request and changes the usage; then runs Next, undoing the change if
 // Next fails. It tells the listener how it ended.
 func (s *usageStep) run(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	ctx, record := s.start(ctx, req)
 	usage, err := s.runOnce(ctx, req)
-	notify(ctx, s.listener, req, usage, err)
+	s.done(ctx, record, req, usage, err)
 	return usage, err
 }
 
@@ -51,6 +53,7 @@ func (s *usageStep) runOnce(ctx context.Context, req *QuotaUsageRequest) (int64,
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
+	noteChanged(ctx, key)
 	if s.next == nil {
 		return usage, nil
 	}
