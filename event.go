@@ -79,6 +79,16 @@ func (e Event) Outcome() string { return outcomeOf(e.Err) }
 // "unknown_outcome"; "" on success and "other" when it wraps none.
 func (e Event) Cause() string { return causeOf(e.Err) }
 
+// EventOf is the Event of a Do known only by its request and how it ended, for an
+// EventListener called through OnSuccess or OnError by a caller that has no Event.
+func EventOf(req *QuotaUsageRequest, usage int64, err error) Event {
+	ev := Event{Request: req, Usage: usage, Err: err}
+	if req != nil {
+		ev.QuotaID, ev.Amount = req.QuotaID, req.Usage
+	}
+	return ev
+}
+
 // EventListener is an UpdateQuotaUsageListener (Option.Listener) that wants each Do's
 // Event: Do then calls OnDone, once, instead of OnSuccess or OnError, on the caller's
 // goroutine before it returns.

@@ -98,11 +98,9 @@ func countIn(ctx context.Context, add func(*doRecord)) {
 
 // event builds the Event of a Do that ended with usage and err.
 func (r *doRecord) event(op string, req *QuotaUsageRequest, usage int64, err error) Event {
-	ev := Event{Op: op, Request: req, Usage: usage, Err: err, Duration: time.Since(r.start),
-		Key: r.key, Limit: r.limit, Replayed: r.replayed && err == nil && r.unknown.Load() == 0}
-	if req != nil {
-		ev.QuotaID, ev.Amount = req.QuotaID, req.Usage
-	}
+	ev := EventOf(req, usage, err)
+	ev.Op, ev.Duration = op, time.Since(r.start)
+	ev.Key, ev.Limit, ev.Replayed = r.key, r.limit, r.replayed && err == nil && r.unknown.Load() == 0
 	var qerr *QuotaError
 	if err != nil && !r.changed && errors.As(err, &qerr) {
 		// The change itself failed: its error describes it. (After a change, an error

@@ -52,21 +52,12 @@ func (l SlogListener) OnDone(ctx context.Context, ev Event) {
 
 // OnSuccess logs a success reported without an Event (by a caller other than Do).
 func (l SlogListener) OnSuccess(ctx context.Context, req *QuotaUsageRequest, updatedUsage int64) {
-	l.OnDone(ctx, requestEvent(req, updatedUsage, nil))
+	l.OnDone(ctx, EventOf(req, updatedUsage, nil))
 }
 
 // OnError logs an error reported without an Event (by a caller other than Do).
 func (l SlogListener) OnError(ctx context.Context, req *QuotaUsageRequest, err error) {
-	l.OnDone(ctx, requestEvent(req, 0, err))
-}
-
-// requestEvent is the Event of a Do known only by its request and result.
-func requestEvent(req *QuotaUsageRequest, usage int64, err error) Event {
-	ev := Event{Request: req, Usage: usage, Err: err}
-	if req != nil {
-		ev.QuotaID, ev.Amount = req.QuotaID, req.Usage
-	}
-	return ev
+	l.OnDone(ctx, EventOf(req, 0, err))
 }
 
 // slogAttrs lists ev's attributes; counts and optional values only when they say something.
