@@ -68,8 +68,8 @@ func (s *usageStep) eventOp() string {
 
 // noteResult keeps what a change's result says that Do does not return: the limit it
 // was checked against and whether it was replayed.
-func noteResult(ctx context.Context, res CacheResult) {
-	if r := recordOf(ctx); r != nil && !r.changed {
+func (r *doRecord) noteResult(res CacheResult) {
+	if !r.changed {
 		r.limit, r.replayed = res.Limit, res.Replayed
 	}
 }
@@ -82,13 +82,12 @@ func noteChanged(ctx context.Context, key string) {
 	}
 }
 
-// countLoad, countMissing, countLockWait and countUnknown count, in the Do running with
-// ctx if it is observed, a load it ran, a key its change found missing, a wait for
-// another process's load, and a send whose outcome is unknown.
+// countLoad, countMissing and countLockWait count, in the Do running with ctx if it is
+// observed, a load it ran, a key its change found missing, and a wait for another
+// process's load.
 func countLoad(ctx context.Context)     { countIn(ctx, func(r *doRecord) { r.loads.Add(1) }) }
 func countMissing(ctx context.Context)  { countIn(ctx, func(r *doRecord) { r.missing.Add(1) }) }
 func countLockWait(ctx context.Context) { countIn(ctx, func(r *doRecord) { r.lockWaits.Add(1) }) }
-func countUnknown(ctx context.Context)  { countIn(ctx, func(r *doRecord) { r.unknown.Add(1) }) }
 
 func countIn(ctx context.Context, add func(*doRecord)) {
 	if r := recordOf(ctx); r != nil {

@@ -44,10 +44,14 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 
 // noteSend tells the observed Do, if any, what one send of its change found.
 func noteSend[T any](ctx context.Context, res T, err error) {
-	if errors.Is(err, ErrUnknownOutcome) {
-		countUnknown(ctx)
-	}
-	if r, ok := any(res).(CacheResult); ok && err == nil {
-		noteResult(ctx, r)
+	r := recordOf(ctx)
+	switch {
+	case r == nil:
+	case errors.Is(err, ErrUnknownOutcome):
+		r.unknown.Add(1)
+	case err == nil:
+		if res, ok := any(res).(CacheResult); ok {
+			r.noteResult(res)
+		}
 	}
 }
