@@ -249,3 +249,46 @@ type doneFunc func(ctx context.Context, ev andromeda.Event)
 func (f doneFunc) OnDone(ctx context.Context, ev andromeda.Event)               { f(ctx, ev) }
 func (doneFunc) OnSuccess(context.Context, *andromeda.QuotaUsageRequest, int64) {}
 func (doneFunc) OnError(context.Context, *andromeda.QuotaUsageRequest, error)   {}
+
+// An unobserved Next's loads and key are its own, not those of the observed Do that ran it.
+func TestEventLeavesOutUnobservedNext(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("second", 10, 4)
+	events := &eventRecorder{t: t}
+	next := newAdd(b, db, nil)
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: b.cache, GetQuotaLimit: constLimit(10),
+		GetQuotaUsageKey: constKey("first"), Next: andromeda.UpdateQuotaUsageFunc(
+			func(ctx context.Context, _ *andromeda.QuotaUsageRequest) (int64, error) {
+				return next.Do(ctx, req("second", 1))
+			}),
+		Option: andromeda.AddUsageOption{Listener: events}})
+
+	_, err := add.Do(context.Background(), req("q", 1))
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), b.get(t, keyOf("second")), "Next loaded its usage and added")
+	ev := events.take(t)
+	assert.Equal(t, "first", ev.Key)
+	assert.Zero(t, ev.Counts)
+}
+
+// A cache reports the sends it repeated because Redis did not run them.
+func TestEventCountsNotRunRetries(t *testing.T) {
+	b := miniredisBackend(t)
+	events := &eventRecorder{t: t}
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: &notRunCache{Cache: b.cache}, GetQuotaLimit: constLimit(10),
+		GetQuotaUsageKey: constKey("u"), Option: andromeda.AddUsageOption{Listener: events}})
+	_, err := add.Do(context.Background(), req("q", 1))
+	require.NoError(t, err)
+	assert.Equal(t, 2, events.take(t).NotRunRetries)
+	andromeda.CountNotRunRetry(context.Background()) // outside any Do: nothing to count, no panic
+}
+
+// notRunCache reports two sends repeated before each add it passes on.
+type notRunCache struct{ andromeda.Cache }
+
+func (c *notRunCache) AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error) {
+	andromeda.CountNotRunRetry(ctx)
+	andromeda.CountNotRunRetry(ctx)
+	return c.Cache.AddUsage(ctx, args)
+}

@@ -36,10 +36,17 @@ func (l ListenerFuncs) OnError(ctx context.Context, req *QuotaUsageRequest, err 
 // run in order, each given the context the one before returned.
 func Listeners(listeners ...UpdateQuotaUsageListener) UpdateQuotaUsageListener {
 	kept := make(fanOut, 0, len(listeners))
+	observing := false
 	for _, l := range listeners {
 		if l != nil && !holdsNil(l) {
 			kept = append(kept, l)
+			_, wantsEvent := l.(EventListener)
+			_, wantsStart := l.(StartListener)
+			observing = observing || wantsEvent || wantsStart
 		}
+	}
+	if observing {
+		return observingFanOut{kept}
 	}
 	return kept
 }
@@ -58,8 +65,12 @@ func (f fanOut) OnError(ctx context.Context, req *QuotaUsageRequest, err error) 
 	}
 }
 
-func (f fanOut) OnStart(ctx context.Context, op string, req *QuotaUsageRequest) context.Context {
-	for _, l := range f {
+// observingFanOut is a fanOut with a listener that wants events or starts: only then
+// does a Do gather its Event.
+type observingFanOut struct{ fanOut }
+
+func (f observingFanOut) OnStart(ctx context.Context, op string, req *QuotaUsageRequest) context.Context {
+	for _, l := range f.fanOut {
 		if s, ok := l.(StartListener); ok {
 			if started := s.OnStart(ctx, op, req); started != nil {
 				ctx = started
@@ -69,8 +80,8 @@ func (f fanOut) OnStart(ctx context.Context, op string, req *QuotaUsageRequest) 
 	return ctx
 }
 
-func (f fanOut) OnDone(ctx context.Context, ev Event) {
-	for _, l := range f {
+func (f observingFanOut) OnDone(ctx context.Context, ev Event) {
+	for _, l := range f.fanOut {
 		if el, ok := l.(EventListener); ok {
 			el.OnDone(ctx, ev)
 		} else {

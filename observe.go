@@ -32,11 +32,15 @@ func recordOf(ctx context.Context) *doRecord {
 }
 
 // start begins a Do: a listener that wants events gets a record in ctx, and a
-// StartListener its OnStart. Without such a listener it costs nothing.
+// StartListener its OnStart. Without such a listener it costs a context lookup.
 func (s *usageStep) start(ctx context.Context, req *QuotaUsageRequest) (context.Context, *doRecord) {
 	_, wantsEvent := s.listener.(EventListener)
 	starter, wantsStart := s.listener.(StartListener)
 	if !wantsEvent && !wantsStart {
+		if recordOf(ctx) != nil {
+			// The Next of an observed Do: what it does is not the outer Do's.
+			ctx = context.WithValue(ctx, doRecordKey{}, (*doRecord)(nil))
+		}
 		return ctx, nil
 	}
 	if wantsStart {
