@@ -53,47 +53,45 @@ func (o observed) lastSpan(t *testing.T, n int) sdktrace.ReadOnlySpan {
 	return ended[n-1]
 }
 
-// count is the value of an int64 counter at the point with exactly attrs (0 if none).
-func (o observed) count(t *testing.T, name string, attrs ...attribute.KeyValue) int64 {
+// point finds, in the metric called name, the data point with exactly attrs.
+func (o observed) point(t *testing.T, name string, attrs ...attribute.KeyValue) (found any) {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, o.metrics.Collect(context.Background(), &rm))
 	want := attribute.NewSet(attrs...)
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			require.True(t, ok, "%s is an int64 sum", name)
-			for _, p := range sum.DataPoints {
-				if p.Attributes.Equals(&want) {
-					return p.Value
+			switch data := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range data.DataPoints {
+					if m.Name == name && p.Attributes.Equals(&want) {
+						found = p
+					}
 				}
-			}
-		}
-	}
-	return 0
-}
-
-// durations is how many Dos the duration histogram holds for attrs.
-func (o observed) durations(t *testing.T, attrs ...attribute.KeyValue) uint64 {
-	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, o.metrics.Collect(context.Background(), &rm))
-	want := attribute.NewSet(attrs...)
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if h, ok := m.Data.(metricdata.Histogram[float64]); ok && m.Name == andromedaotel.DurationMetric {
-				for _, p := range h.DataPoints {
-					if p.Attributes.Equals(&want) {
-						return p.Count
+			case metricdata.Histogram[float64]:
+				for _, p := range data.DataPoints {
+					if m.Name == name && p.Attributes.Equals(&want) {
+						found = p
 					}
 				}
 			}
 		}
 	}
-	return 0
+	return found
+}
+
+// count is the value of an int64 counter at the point with exactly attrs (0 if none).
+func (o observed) count(t *testing.T, name string, attrs ...attribute.KeyValue) int64 {
+	t.Helper()
+	p, _ := o.point(t, name, attrs...).(metricdata.DataPoint[int64])
+	return p.Value
+}
+
+// durations is how many Dos the duration histogram holds for attrs.
+func (o observed) durations(t *testing.T, attrs ...attribute.KeyValue) uint64 {
+	t.Helper()
+	p, _ := o.point(t, andromedaotel.DurationMetric, attrs...).(metricdata.HistogramDataPoint[float64])
+	return p.Count
 }
 
 func attr(span sdktrace.ReadOnlySpan, key attribute.Key) attribute.Value {
