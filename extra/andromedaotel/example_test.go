@@ -51,7 +51,7 @@ func ExampleNewListener() {
 	for _, span := range spans.Ended() {
 		attrs := map[string]string{}
 		for _, kv := range span.Attributes() {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		fmt.Println(strings.TrimSpace(fmt.Sprint(span.Name(), " ", attrs["andromeda.quota.key"], " ", attrs["andromeda.usage"],
 			" ", attrs["andromeda.outcome"], " ", attrs["error.type"])))
