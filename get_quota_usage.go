@@ -79,6 +79,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 		if err != nil || missing == nil {
 			return err
 		}
+		countMissing(ctx)
 		if loads == conf.MaxRetry {
 			return fmt.Errorf("%w (%d loads): %w", ErrMaxRetryExceeded, conf.MaxRetry, ErrQuotaNotFound)
 		}
@@ -91,6 +92,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 			return err
 		}
 		// Another process is loading it: look again soon.
+		countLockWait(ctx)
 		now := time.Now()
 		if waitingSince.IsZero() {
 			waitingSince = now
@@ -140,6 +142,7 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.name, err)
 	}
+	countLoad(ctx)
 	if value < 0 || value > MaxAmount {
 		return invalid("%s returned %d, want 0 to %d", l.name, value, int64(MaxAmount))
 	}

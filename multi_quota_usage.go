@@ -65,7 +65,7 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 	if op == opAdd {
 		apply = m.add
 	}
-	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
+	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener, multi: true}
 }
 
 // multiQuota is the change of AddMultiQuotaUsage and ReduceMultiQuotaUsage: its quotas,

@@ -16,6 +16,7 @@ type usageStep struct {
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
+	multi        bool // changes several quotas at once (events say "multi add")
 	zeroUsageOK  bool // commit and cancel of a hold take their amount from the hold
 }
 
@@ -34,8 +35,9 @@ type undoFunc func(ctx context.Context) error
 // Do checks the request and applies the change; then runs Next, undoing the change if
 // Next fails. It tells the listener how it ended.
 func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	ctx, record := s.start(ctx, req)
 	usage, err := s.do(ctx, req)
-	notify(ctx, s.listener, req, usage, err)
+	s.done(ctx, record, req, usage, err)
 	return usage, err
 }
 
@@ -49,6 +51,7 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest) (int64, erro
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
+	noteChanged(ctx, key)
 	if s.next == nil {
 		return usage, nil
 	}
