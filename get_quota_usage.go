@@ -155,7 +155,7 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 	// synced and evicted since; writing the stale value would let that much be sold
 	// again. The write then changes nothing and fails with ErrLockedKey, so the caller
 	// waits and retries as with any lock held elsewhere.
-	load := LoadArgs{Key: key, Value: value, Expiration: expiration}
+	load := loadArgs{Key: key, Value: value, Expiration: expiration}
 	if l.derived != nil {
 		load.Drop = l.derived(key)
 	}

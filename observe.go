@@ -72,7 +72,7 @@ func (s *usageStep) eventOp() string {
 
 // noteResult keeps what a change's result says that Do does not return: the limit it
 // was checked against and whether it was replayed.
-func (r *doRecord) noteResult(res CacheResult) {
+func (r *doRecord) noteResult(res cacheResult) {
 	if !r.changed {
 		r.limit, r.replayed = res.Limit, res.Replayed
 	}

@@ -15,9 +15,9 @@ func ReleaseExpiredHolds(ctx context.Context, cache Cache, usageKey string) (usa
 	if usageKey == "" {
 		return 0, false, invalid("empty usage key")
 	}
-	res, err := newStore(cache).ReduceUsage(ctx, ReduceUsageArgs{Key: usageKey})
+	res, err := newStore(cache).ReduceUsage(ctx, reduceUsageArgs{Key: usageKey})
 	if err != nil {
 		return 0, false, fmt.Errorf("release expired holds of %q: %w", usageKey, err)
 	}
-	return res.Usage, res.Status == CacheApplied, nil
+	return res.Usage, res.Status == cacheApplied, nil
 }

@@ -50,7 +50,7 @@ func noteSend[T any](ctx context.Context, res T, err error) {
 	case errors.Is(err, ErrUnknownOutcome):
 		r.unknown.Add(1)
 	case err == nil:
-		if res, ok := any(res).(CacheResult); ok {
+		if res, ok := any(res).(cacheResult); ok {
 			r.noteResult(res)
 		}
 	}

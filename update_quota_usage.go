@@ -115,14 +115,14 @@ func usageKey(ctx context.Context, getKey GetQuotaKey, req *QuotaRequest) (strin
 }
 
 // idempotency returns the record for op's change of the usage at key, if req has a key.
-func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration, attempt string) Idempotency {
+func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration, attempt string) idempotencyArgs {
 	if req.IdempotencyKey == "" {
-		return Idempotency{}
+		return idempotencyArgs{}
 	}
 	if retention <= 0 {
 		retention = DefaultIdempotencyRetention
 	}
-	return Idempotency{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention, Attempt: attempt}
+	return idempotencyArgs{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention, Attempt: attempt}
 }
 
 // newAttempt names one Do of a keyed request: 12 random characters, the same for the
@@ -137,7 +137,7 @@ func newAttempt(req *QuotaUsageRequest) string {
 }
 
 // forgetting returns the record of a change with Forget set, for its undo.
-func forgetting(idem Idempotency) Idempotency {
+func forgetting(idem idempotencyArgs) idempotencyArgs {
 	idem.Forget = idem.RecordKey != ""
 	return idem
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,9 +17,9 @@ func testDeleteUsage(t *testing.T, h Harness) {
 	ctx := context.Background()
 	buckets, _ := andromeda.HoldKeys("k", "")
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
-	res, err := h.s.ChangeHold(ctx, hold(andromeda.HoldReserve, "a", 2))
+	res, err := h.s.ChangeHold(ctx, hold(storetypes.HoldReserve, "a", 2))
 	require.NoError(t, err)
-	require.Equal(t, andromeda.CacheApplied, res.Status)
+	require.Equal(t, storetypes.CacheApplied, res.Status)
 
 	usage, found, err := h.s.DeleteUsage(ctx, "k", []string{buckets})
 	require.NoError(t, err)
@@ -29,12 +30,12 @@ func testDeleteUsage(t *testing.T, h Harness) {
 
 	// The hold was forgotten with the usage: a usage stored afresh never counted it.
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
-	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCommit, "a", 0))
+	res, err = h.s.ChangeHold(ctx, hold(storetypes.HoldCommit, "a", 0))
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 3}, res)
-	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheHoldExpired, Usage: 3}, res)
+	res, err = h.s.ChangeHold(ctx, hold(storetypes.HoldCancel, "a", 0))
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3, Replayed: true}, res, "nothing given back")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 3, Replayed: true}, res, "nothing given back")
 	assertRaw(t, h, "k", "3")
 
 	usage, found, err = h.s.DeleteUsage(ctx, "absent", nil)
@@ -53,22 +54,22 @@ func testDeleteUsage(t *testing.T, h Harness) {
 func testReduceZeroReleasesHolds(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "1"))
-	short := hold(andromeda.HoldReserve, "a", 4)
+	short := hold(storetypes.HoldReserve, "a", 4)
 	short.HoldFor = 100 * time.Millisecond
-	for _, args := range []andromeda.HoldArgs{short, hold(andromeda.HoldReserve, "b", 2)} {
+	for _, args := range []storetypes.HoldArgs{short, hold(storetypes.HoldReserve, "b", 2)} {
 		_, err := h.s.ChangeHold(ctx, args)
 		require.NoError(t, err)
 	}
 	assertRaw(t, h, "k", "7")
 	time.Sleep(250 * time.Millisecond) // the scripts read the server's clock
 
-	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k"})
+	res, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k"})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3}, res, "a's 4 released, b's 2 still held")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 3}, res, "a's 4 released, b's 2 still held")
 	assertRaw(t, h, "k", "3")
 
-	res, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "absent"})
+	res, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "absent"})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assertAbsent(t, h, "absent")
 }
