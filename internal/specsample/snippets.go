@@ -25,7 +25,7 @@ func CampaignAndUser(cache andromeda.Cache, campaignLimit, campaignUsage, perUse
 		Cache: cache,
 		Quotas: []andromeda.Quota{
 			{GetQuotaLimit: campaignLimit, GetQuotaUsage: campaignUsage, GetQuotaUsageKey: campaignKey}, // "{campaign-42}:usage"
-			{GetQuotaLimit: perUserLimit, GetQuotaUsageKey: userKey},                                     // "{campaign-42}:user:7", from req.Data
+			{GetQuotaLimit: perUserLimit, GetQuotaUsageKey: userKey},                                    // "{campaign-42}:user:7", from req.Data
 		},
 	})
 	return claim
