@@ -99,7 +99,7 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	if err != nil {
 		return 0, "", nil, err
 	}
-	args := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
+	args := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: idempotency(key, opAdd, req, a.retention, attempt)}
 	if a.limit != nil {
 		args.LimitKey = LimitKey(key)
 	} else if args.Limit, err = quotaLimit(ctx, a.quota.GetQuotaLimit, qreq); err != nil {
@@ -112,22 +112,22 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 		}
 	}
 
-	var res CacheResult
+	var res cacheResult
 	err = retryMissing(ctx, a.pace, qreq, func() (*missingKey, error) {
 		var err error
 		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
 		} else {
-			res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+			res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
 				return a.cache.AddUsage(ctx, args)
 			})
 		}
 		switch {
 		case err != nil:
 			return nil, err
-		case res.Status == CacheMissing && a.usage.get != nil:
+		case res.Status == cacheMissing && a.usage.get != nil:
 			return &missingKey{a.usage, key}, nil
-		case res.Status == CacheLimitMissing:
+		case res.Status == cacheLimitMissing:
 			return &missingKey{a.limit, args.LimitKey}, nil
 		}
 		return nil, nil
@@ -135,7 +135,7 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	switch {
 	case err != nil:
 		return 0, key, nil, &QuotaError{Limit: args.Limit, Err: err}
-	case res.Status != CacheApplied:
+	case res.Status != cacheApplied:
 		return 0, key, nil, &QuotaError{Limit: res.Limit, Usage: res.Usage, Err: ErrQuotaLimitExceeded}
 	}
 	if !undoable {
@@ -143,7 +143,7 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	}
 	// The undo also marks the add's idempotency record undone, so that a retry is a fresh
 	// attempt and a compensating reduce finds nothing more to take back.
-	back := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	back := reduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
 	return res.Usage, key, func(ctx context.Context) error { return takeBackAdd(ctx, a.cache, back) }, nil
 }
 
@@ -160,11 +160,11 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 }
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
-func takeBackAdd(ctx context.Context, cache *store, args ReduceUsageArgs) error {
-	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+func takeBackAdd(ctx context.Context, cache *store, args reduceUsageArgs) error {
+	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
 		return cache.ReduceUsage(ctx, args)
 	})
-	if err == nil && res.Status == CacheBelowZero {
+	if err == nil && res.Status == cacheBelowZero {
 		err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, args.Key, res.Usage)
 	}
 	return err

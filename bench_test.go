@@ -3,6 +3,8 @@ package andromeda_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 
@@ -41,6 +43,12 @@ func BenchmarkAdd(b *testing.B) {
 				})
 			}},
 			{"coalesced", func(c *andromeda.AddQuotaUsageConfig) { c.Option.Coalesce = true }},
+			{"events", func(c *andromeda.AddQuotaUsageConfig) {
+				c.Option.Listener = doneFunc(func(context.Context, andromeda.Event) {})
+			}},
+			{"slog", func(c *andromeda.AddQuotaUsageConfig) {
+				c.Option.Listener = andromeda.SlogListener{Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+			}},
 		}
 		for _, tc := range cases {
 			b.Run(be.name+"/"+tc.name, func(b *testing.B) {

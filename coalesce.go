@@ -13,10 +13,10 @@ const maxBatch = 512
 
 // coalescer sends concurrent adds to the same key together (group commit, no timer). An
 // add on a key with nothing in flight goes straight out from its caller's goroutine as a
-// plain add, through Cache.AddUsage: no queue, no channel, no goroutine, the same cost
+// plain add, through the store's AddUsage: no queue, no channel, no goroutine, the same cost
 // and the same unknown-outcome handling as without Option.Coalesce. Only an add that
 // finds a call in flight for its key queues. When that call returns, its caller hands the
-// queue, as one batch, to one of the queued callers, which sends it with AddUsageBatch
+// queue, as one batch, to one of the queued callers, which sends it with the store's AddUsageBatch
 // (deciding the adds in arrival order) from its own goroutine, hands the next queue on
 // the same way, and gives each caller of its batch its result. So one call per key is in
 // flight at a time, no goroutine is started, and a quiet key, or one of many keys, never
@@ -37,9 +37,9 @@ type addQueue struct {
 
 type queuedAdd struct {
 	ctx       context.Context
-	args      AddUsageArgs
+	args      addUsageArgs
 	done      chan struct{}
-	res       CacheResult
+	res       cacheResult
 	err       error
 	sent      bool // guarded by coalescer.mu
 	abandoned bool // guarded by coalescer.mu
@@ -60,9 +60,9 @@ func newCoalescer(cache Cache) *coalescer {
 // without its cancellation, so that no caller leaving cancels the others' adds and none
 // waits past its own deadline; a sender cancelled without a deadline returns when its
 // batch does, as a plain add's call runs to its end.
-func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
+func (c *coalescer) add(ctx context.Context, args addUsageArgs) (cacheResult, error) {
 	if err := ctx.Err(); err != nil {
-		return CacheResult{}, err
+		return cacheResult{}, err
 	}
 	c.mu.Lock()
 	q, inFlight := c.keys[args.Key]
@@ -90,10 +90,10 @@ func (c *coalescer) add(ctx context.Context, args AddUsageArgs) (CacheResult, er
 		sends := a.batch != nil
 		c.mu.Unlock()
 		if abandoned {
-			return CacheResult{}, ctx.Err()
+			return cacheResult{}, ctx.Err()
 		}
 		if !sends {
-			return CacheResult{}, fmt.Errorf("%w: its batch was sent: %w", ErrUnknownOutcome, ctx.Err())
+			return cacheResult{}, fmt.Errorf("%w: its batch was sent: %w", ErrUnknownOutcome, ctx.Err())
 		}
 		// Chosen to send its batch just as its context ended: the others wait for it.
 		<-a.done
@@ -119,17 +119,17 @@ func (c *coalescer) handOff(key string) {
 // result.
 func (c *coalescer) send(sender *queuedAdd) {
 	batch := sender.batch
-	args := make([]AddUsageArgs, len(batch))
+	args := make([]addUsageArgs, len(batch))
 	for i, a := range batch {
 		args[i] = a.args
 	}
 	ctx, cancel := batchContext(sender.ctx)
-	var results []CacheResult
+	var results []cacheResult
 	var err error
 	if len(batch) == 1 { // the plain script: a batch of one costs no more than an add
-		var res CacheResult
+		var res cacheResult
 		res, err = c.cache.AddUsage(ctx, args[0])
-		results = []CacheResult{res}
+		results = []cacheResult{res}
 	} else {
 		results, err = c.cache.AddUsageBatch(ctx, args)
 	}

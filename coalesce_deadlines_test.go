@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -34,7 +35,7 @@ func (c *landingCache) RunScript(ctx context.Context, s *andromeda.Script, keys 
 		if results, perr := decodeResults(s, reply); perr == nil && len(results) == len(adds) {
 			c.mu.Lock()
 			for i, res := range results {
-				if res.Status == andromeda.CacheApplied {
+				if res.Status == storetypes.CacheApplied {
 					c.applied[adds[i].Amount] = true
 				}
 			}

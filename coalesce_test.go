@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -21,8 +22,8 @@ import (
 type recordingCache struct {
 	andromeda.Cache
 	mu      sync.Mutex
-	decided []andromeda.AddUsageArgs
-	results []andromeda.CacheResult
+	decided []storetypes.AddUsageArgs
+	results []storetypes.CacheResult
 	batches int // calls of either kind
 	alone   int // of which adds sent alone
 	largest int
@@ -129,7 +130,7 @@ func TestCoalescedAddsMatchOneByOne(t *testing.T) {
 			res, err := storeOf(b.cache).AddUsage(context.Background(), args)
 			require.NoError(t, err)
 			require.Equal(t, rec.results[i], res, "add %d of %d", i, len(rec.decided))
-			if res.Status == andromeda.CacheApplied {
+			if res.Status == storetypes.CacheApplied {
 				appliedInReplay++
 			}
 		}

@@ -79,6 +79,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 		if err != nil || missing == nil {
 			return err
 		}
+		countMissing(ctx)
 		if loads == conf.MaxRetry {
 			return fmt.Errorf("%w (%d loads): %w", ErrMaxRetryExceeded, conf.MaxRetry, ErrQuotaNotFound)
 		}
@@ -91,6 +92,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 			return err
 		}
 		// Another process is loading it: look again soon.
+		countLockWait(ctx)
 		now := time.Now()
 		if waitingSince.IsZero() {
 			waitingSince = now
@@ -140,6 +142,7 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 	if err != nil {
 		return fmt.Errorf("%s: %w", l.name, err)
 	}
+	countLoad(ctx)
 	if value < 0 || value > MaxAmount {
 		return invalid("%s returned %d, want 0 to %d", l.name, value, int64(MaxAmount))
 	}
@@ -152,7 +155,7 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 	// synced and evicted since; writing the stale value would let that much be sold
 	// again. The write then changes nothing and fails with ErrLockedKey, so the caller
 	// waits and retries as with any lock held elsewhere.
-	load := LoadArgs{Key: key, Value: value, Expiration: expiration}
+	load := loadArgs{Key: key, Value: value, Expiration: expiration}
 	if l.derived != nil {
 		load.Drop = l.derived(key)
 	}

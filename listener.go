@@ -31,13 +31,22 @@ func (l ListenerFuncs) OnError(ctx context.Context, req *QuotaUsageRequest, err 
 }
 
 // Listeners fans each call out to every listener, in order; nil listeners (and nil
-// pointers) are skipped, so that Do never calls one.
+// pointers) are skipped, so that Do never calls one. Each listener gets what it asks
+// for: an EventListener OnDone, the others OnSuccess or OnError; StartListeners' OnStart
+// run in order, each given the context the one before returned.
 func Listeners(listeners ...UpdateQuotaUsageListener) UpdateQuotaUsageListener {
 	kept := make(fanOut, 0, len(listeners))
+	observing := false
 	for _, l := range listeners {
 		if l != nil && !holdsNil(l) {
 			kept = append(kept, l)
+			_, wantsEvent := l.(EventListener)
+			_, wantsStart := l.(StartListener)
+			observing = observing || wantsEvent || wantsStart
 		}
+	}
+	if observing {
+		return observingFanOut{kept}
 	}
 	return kept
 }
@@ -53,6 +62,31 @@ func (f fanOut) OnSuccess(ctx context.Context, req *QuotaUsageRequest, updatedUs
 func (f fanOut) OnError(ctx context.Context, req *QuotaUsageRequest, err error) {
 	for _, l := range f {
 		l.OnError(ctx, req, err)
+	}
+}
+
+// observingFanOut is a fanOut with a listener that wants events or starts: only then
+// does a Do gather its Event.
+type observingFanOut struct{ fanOut }
+
+func (f observingFanOut) OnStart(ctx context.Context, op string, req *QuotaUsageRequest) context.Context {
+	for _, l := range f.fanOut {
+		if s, ok := l.(StartListener); ok {
+			if started := s.OnStart(ctx, op, req); started != nil {
+				ctx = started
+			}
+		}
+	}
+	return ctx
+}
+
+func (f observingFanOut) OnDone(ctx context.Context, ev Event) {
+	for _, l := range f.fanOut {
+		if el, ok := l.(EventListener); ok {
+			el.OnDone(ctx, ev)
+		} else {
+			notify(ctx, l, ev.Request, ev.Usage, ev.Err)
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func newMultiQuotaStep(op string, conf MultiQuotaUsageConfig) UpdateQuotaUsage {
 	if op == opAdd {
 		apply = m.add
 	}
-	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
+	return &usageStep{op: op, apply: apply, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener, multi: true}
 }
 
 // multiQuota is the change of AddMultiQuotaUsage and ReduceMultiQuotaUsage: its quotas,
@@ -100,12 +100,12 @@ func (m *multiQuota) keys(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 // send makes the call that changes the quotas at keys, loading a quota's usage and
 // calling again while the call reports it missing; a quota without a loader counts a
 // missing usage as zero, and the call's result says so.
-func (m *multiQuota) send(ctx context.Context, qreq *QuotaRequest, keys []string, call func() (MultiResult, error)) (MultiResult, error) {
-	var res MultiResult
+func (m *multiQuota) send(ctx context.Context, qreq *QuotaRequest, keys []string, call func() (multiResult, error)) (multiResult, error) {
+	var res multiResult
 	err := retryMissing(ctx, m.pace, qreq, func() (*missingKey, error) {
 		var err error
 		res, err = call()
-		if err != nil || res.Status != CacheMissing || m.loaders[res.Index].get == nil {
+		if err != nil || res.Status != cacheMissing || m.loaders[res.Index].get == nil {
 			return nil, err
 		}
 		return &missingKey{m.loaders[res.Index], keys[res.Index]}, nil
@@ -119,13 +119,13 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 		return 0, "", nil, err
 	}
 	amount := req.Usage
-	args := make([]AddUsageArgs, len(keys))
+	args := make([]addUsageArgs, len(keys))
 	for i, q := range m.quotas {
 		limit, err := quotaLimit(ctx, q.GetQuotaLimit, qreq)
 		if err != nil {
 			return 0, keys[i], nil, err
 		}
-		args[i] = AddUsageArgs{Key: keys[i], Amount: amount, Limit: limit}
+		args[i] = addUsageArgs{Key: keys[i], Amount: amount, Limit: limit}
 		if l := m.loaders[i]; l.get == nil {
 			args[i].CreateMissing = true
 			if args[i].Expiration, err = l.expirationOf(ctx, qreq); err != nil {
@@ -133,11 +133,11 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 			}
 		}
 	}
-	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.AddUsages(ctx, args) })
+	res, err := m.send(ctx, qreq, keys, func() (multiResult, error) { return m.cache.AddUsages(ctx, args) })
 	switch {
 	case err != nil:
 		return 0, keys[0], nil, err
-	case res.Status != CacheApplied:
+	case res.Status != cacheApplied:
 		i := res.Index
 		return 0, keys[i], nil, &QuotaError{Key: keys[i], Limit: args[i].Limit, Usage: res.Usages[i], Err: ErrQuotaLimitExceeded}
 	}
@@ -145,7 +145,7 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 		return res.Usages[0], keys[0], nil, nil
 	}
 	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
-		return takeBackAdd(ctx, m.cache, ReduceUsageArgs{Key: key, Amount: amount})
+		return takeBackAdd(ctx, m.cache, reduceUsageArgs{Key: key, Amount: amount})
 	}), nil
 }
 
@@ -155,13 +155,13 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 		return 0, "", nil, err
 	}
 	amount := req.Usage
-	res, err := m.send(ctx, qreq, keys, func() (MultiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
+	res, err := m.send(ctx, qreq, keys, func() (multiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
 	switch {
 	case err != nil:
 		return 0, keys[0], nil, err
-	case res.Status == CacheMissing: // a quota without a loader counts a missing usage as zero
+	case res.Status == cacheMissing:
 		return 0, keys[res.Index], nil, &QuotaError{Key: keys[res.Index], Err: ErrInvalidMinQuotaUsage}
-	case res.Status != CacheApplied:
+	case res.Status != cacheApplied:
 		i := res.Index
 		return 0, keys[i], nil, &QuotaError{Key: keys[i], Usage: res.Usages[i], Err: ErrInvalidMinQuotaUsage}
 	}
@@ -169,7 +169,7 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 		return res.Usages[0], keys[0], nil, nil
 	}
 	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
-		return putBackReduce(ctx, m.cache, AddUsageArgs{Key: key, Amount: amount})
+		return putBackReduce(ctx, m.cache, addUsageArgs{Key: key, Amount: amount})
 	}), nil
 }
 

@@ -76,18 +76,18 @@ func NewQuotaHolds(conf QuotaHoldsConfig) QuotaHolds {
 	}
 	q := conf.Quota
 	usage := q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)
-	step := func(op HoldOp, opName string) UpdateQuotaUsage {
+	step := func(op holdOp, opName string) UpdateQuotaUsage {
 		h := &quotaHold{op: op, cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quota: q, usage: usage,
 			holdFor: conf.HoldFor, retention: conf.Retention}
-		return &usageStep{op: opName, apply: h.change, listener: conf.Listener, zeroUsageOK: op != HoldReserve}
+		return &usageStep{op: opName, apply: h.change, listener: conf.Listener, zeroUsageOK: op != holdReserve}
 	}
-	return QuotaHolds{Reserve: step(HoldReserve, "reserve"), Commit: step(HoldCommit, "commit"), Cancel: step(HoldCancel, "cancel")}
+	return QuotaHolds{Reserve: step(holdReserve, "reserve"), Commit: step(holdCommit, "commit"), Cancel: step(holdCancel, "cancel")}
 }
 
 // quotaHold is the change of a hold's Reserve, Commit or Cancel. Holds take no Next, so
 // it returns no undo.
 type quotaHold struct {
-	op        HoldOp
+	op        holdOp
 	cache     *store
 	pace      GetQuotaUsageConfig
 	quota     Quota
@@ -104,8 +104,8 @@ func (h *quotaHold) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUs
 	if err != nil {
 		return 0, "", nil, err
 	}
-	args := HoldArgs{Op: h.op, Key: key, HoldID: req.IdempotencyKey, Retention: h.retention}
-	if h.op == HoldReserve {
+	args := holdArgs{Op: h.op, Key: key, HoldID: req.IdempotencyKey, Retention: h.retention}
+	if h.op == holdReserve {
 		if args.Limit, err = quotaLimit(ctx, h.quota.GetQuotaLimit, qreq); err != nil {
 			return 0, key, nil, err
 		}
@@ -117,12 +117,12 @@ func (h *quotaHold) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUs
 			}
 		}
 	}
-	var res CacheResult
+	var res cacheResult
 	err = retryMissing(ctx, h.pace, qreq, func() (*missingKey, error) {
 		var err error
 		// A hold is named by its ID: sending it again replays what the first send did.
-		res, err = retryUnknown(ctx, true, func() (CacheResult, error) { return h.cache.ChangeHold(ctx, args) })
-		if err == nil && res.Status == CacheMissing && h.usage.get != nil {
+		res, err = retryUnknown(ctx, true, func() (cacheResult, error) { return h.cache.ChangeHold(ctx, args) })
+		if err == nil && res.Status == cacheMissing && h.usage.get != nil {
 			return &missingKey{h.usage, key}, nil
 		}
 		return nil, err
@@ -136,11 +136,11 @@ func (h *quotaHold) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUs
 	return res.Usage, key, nil, nil
 }
 
-var holdFailures = map[CacheStatus]error{
-	CacheLimitExceeded: ErrQuotaLimitExceeded,
-	CacheHoldExpired:   ErrHoldExpired,
-	CacheHoldCancelled: ErrHoldCancelled,
-	CacheHoldNotFound:  ErrHoldNotFound,
-	CacheHoldCommitted: ErrHoldCommitted,
-	CacheMissing:       ErrQuotaNotFound,
+var holdFailures = map[cacheStatus]error{
+	cacheLimitExceeded: ErrQuotaLimitExceeded,
+	cacheHoldExpired:   ErrHoldExpired,
+	cacheHoldCancelled: ErrHoldCancelled,
+	cacheHoldNotFound:  ErrHoldNotFound,
+	cacheHoldCommitted: ErrHoldCommitted,
+	cacheMissing:       ErrQuotaNotFound,
 }

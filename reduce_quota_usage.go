@@ -70,14 +70,14 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	if err != nil {
 		return 0, "", nil, err
 	}
-	args := ReduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention, attempt)}
-	var res CacheResult
+	args := reduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: reduceIdempotency(key, req, r.retention, attempt)}
+	var res cacheResult
 	err = retryMissing(ctx, r.pace, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (CacheResult, error) {
+		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
 			return r.cache.ReduceUsage(ctx, args)
 		})
-		if err == nil && res.Status == CacheMissing && r.usage.get != nil {
+		if err == nil && res.Status == cacheMissing && r.usage.get != nil {
 			return &missingKey{r.usage, key}, nil
 		}
 		return nil, err
@@ -85,7 +85,7 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	switch {
 	case err != nil:
 		return 0, key, nil, err
-	case res.Status != CacheApplied: // below zero, or missing with nothing to load it from
+	case res.Status != cacheApplied:
 		return 0, key, nil, &QuotaError{Usage: res.Usage, Err: ErrInvalidMinQuotaUsage}
 	}
 	if !undoable {
@@ -93,14 +93,14 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	}
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
-	back := AddUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
+	back := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
 	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
 // of the add with the same key: a reduce that carries the key of an applied add takes
 // that add back (see Idempotency.AddRecordKey).
-func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Duration, attempt string) Idempotency {
+func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Duration, attempt string) idempotencyArgs {
 	idem := idempotency(key, opReduce, req, retention, attempt)
 	if idem.RecordKey != "" {
 		idem.AddRecordKey = recordKey(key, opAdd, req.IdempotencyKey)
@@ -111,14 +111,14 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 // putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond
 // which usage could not be stored exactly; a key gone missing since took the reduce
 // with it.
-func putBackReduce(ctx context.Context, cache *store, args AddUsageArgs) error {
+func putBackReduce(ctx context.Context, cache *store, args addUsageArgs) error {
 	args.Limit = MaxAmount
 	keyed := args.Idempotency.RecordKey != ""
-	res, err := retryUnknown(ctx, keyed, func() (CacheResult, error) { return cache.AddUsage(ctx, args) })
+	res, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
-	if res.Status == CacheLimitExceeded {
+	if res.Status == cacheLimitExceeded {
 		return fmt.Errorf("put back %d on key %q: usage %d would pass MaxAmount", args.Amount, args.Key, res.Usage)
 	}
 	return nil

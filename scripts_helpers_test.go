@@ -7,6 +7,7 @@ import (
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/internal/scripts"
 	"github.com/ramadani/andromeda/internal/storehook"
+	"github.com/ramadani/andromeda/internal/storetypes"
 )
 
 // The SHA1s of the library's scripts, for the test transports that act on one of them.
@@ -21,7 +22,7 @@ var (
 // usageStore is the library's store over a Cache, for the tests that read or change
 // usage below the public API (a replay, a late copy of a request).
 type usageStore interface {
-	AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error)
+	AddUsage(ctx context.Context, args storetypes.AddUsageArgs) (storetypes.CacheResult, error)
 	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
 }
 
@@ -31,19 +32,19 @@ func storeOf(cache andromeda.Cache) usageStore { return storehook.New(cache).(us
 // decodeAdds returns the adds a call of add.lua or add_batch.lua carries (see
 // internal/scripts), with the fields those scripts take from their arguments; nil for a
 // call of another script.
-func decodeAdds(s *andromeda.Script, keys []string, args []any) []andromeda.AddUsageArgs {
+func decodeAdds(s *andromeda.Script, keys []string, args []any) []storetypes.AddUsageArgs {
 	switch s.SHA1() {
 	case addSHA: // amount, limit, absent, hasLimitKey, ...
-		a := andromeda.AddUsageArgs{Key: keys[0], Amount: args[0].(int64), Limit: args[1].(int64)}
+		a := storetypes.AddUsageArgs{Key: keys[0], Amount: args[0].(int64), Limit: args[1].(int64)}
 		absent(&a, args[2].(int64))
 		if args[3] == 1 {
 			a.LimitKey = keys[1]
 		}
-		return []andromeda.AddUsageArgs{a}
+		return []storetypes.AddUsageArgs{a}
 	case addBatchSHA: // absent, then amount and limit of each add
-		var adds []andromeda.AddUsageArgs
+		var adds []storetypes.AddUsageArgs
 		for i := 1; i+1 < len(args); i += 2 {
-			a := andromeda.AddUsageArgs{Key: keys[0], Amount: args[i].(int64), Limit: args[i+1].(int64)}
+			a := storetypes.AddUsageArgs{Key: keys[0], Amount: args[i].(int64), Limit: args[i+1].(int64)}
 			absent(&a, args[0].(int64))
 			if len(keys) == 3 { // usage, limit, hold buckets
 				a.LimitKey = keys[1]
@@ -57,7 +58,7 @@ func decodeAdds(s *andromeda.Script, keys []string, args []any) []andromeda.AddU
 
 // absent sets what an add does with an absent key from the scripts' argument: -1 reports
 // it missing, 0 or more creates it with that expiration in milliseconds.
-func absent(a *andromeda.AddUsageArgs, ms int64) {
+func absent(a *storetypes.AddUsageArgs, ms int64) {
 	if ms >= 0 {
 		a.CreateMissing, a.Expiration = true, time.Duration(ms)*time.Millisecond
 	}
@@ -65,7 +66,7 @@ func absent(a *andromeda.AddUsageArgs, ms int64) {
 
 // decodeResults returns the outcome of each add or reduce in a reply of add.lua,
 // add_batch.lua or reduce.lua.
-func decodeResults(s *andromeda.Script, reply any) ([]andromeda.CacheResult, error) {
+func decodeResults(s *andromeda.Script, reply any) ([]storetypes.CacheResult, error) {
 	var replies []scripts.Reply
 	if s.SHA1() == addBatchSHA {
 		var err error
@@ -79,9 +80,9 @@ func decodeResults(s *andromeda.Script, reply any) ([]andromeda.CacheResult, err
 		}
 		replies = []scripts.Reply{r}
 	}
-	results := make([]andromeda.CacheResult, len(replies))
+	results := make([]storetypes.CacheResult, len(replies))
 	for i, r := range replies {
-		results[i] = andromeda.CacheResult{Status: andromeda.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}
+		results[i] = storetypes.CacheResult{Status: storetypes.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}
 	}
 	return results, nil
 }

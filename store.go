@@ -29,23 +29,23 @@ func newStore(cache Cache) *store {
 	return s
 }
 
-func (c *store) AddUsage(ctx context.Context, args AddUsageArgs) (CacheResult, error) {
+func (c *store) AddUsage(ctx context.Context, args addUsageArgs) (cacheResult, error) {
 	in := scripts.AddInput{Key: args.Key, LimitKey: args.LimitKey, HoldBuckets: holdBucketsKey(args.Key),
 		Amount: args.Amount, Limit: args.Limit, Absent: absentArg(args), Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
 	reply, err := c.run(ctx, addScript, keys, scriptArgs...)
 	if err != nil {
-		return CacheResult{}, runError(args.Key, err)
+		return cacheResult{}, runError(args.Key, err)
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
 	return result(args, r)
 }
 
-func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]CacheResult, error) {
+func (c *store) AddUsageBatch(ctx context.Context, batch []addUsageArgs) ([]cacheResult, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
@@ -70,7 +70,7 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]Cach
 	if len(replies) != len(batch) {
 		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
 	}
-	results := make([]CacheResult, len(replies))
+	results := make([]cacheResult, len(replies))
 	for i, r := range replies {
 		if results[i], err = result(batch[i], r); err != nil {
 			return nil, err
@@ -79,28 +79,28 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []AddUsageArgs) ([]Cach
 	return results, nil
 }
 
-func (c *store) ReduceUsage(ctx context.Context, args ReduceUsageArgs) (CacheResult, error) {
+func (c *store) ReduceUsage(ctx context.Context, args reduceUsageArgs) (cacheResult, error) {
 	in := scripts.ReduceInput{Key: args.Key, HoldBuckets: holdBucketsKey(args.Key), Amount: args.Amount, Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
 	reply, err := c.run(ctx, reduceScript, keys, scriptArgs...)
 	if err != nil {
-		return CacheResult{}, runError(args.Key, err)
+		return cacheResult{}, runError(args.Key, err)
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
 	if r.Status == scripts.AmountMismatch {
-		return CacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
+		return cacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
 			ErrInvalidRequest, args.Amount, args.Key, r.Usage, r.Key)
 	}
-	return result(AddUsageArgs{Key: args.Key}, r)
+	return result(addUsageArgs{Key: args.Key}, r)
 }
 
 // record returns the idempotency record's key, the add's record's key, the retention
 // (ms, 0 for no record) and the mode that the add and reduce scripts take.
-func record(idem Idempotency) (recordKey, addRecordKey string, retention, mode int64) {
+func record(idem idempotencyArgs) (recordKey, addRecordKey string, retention, mode int64) {
 	if idem.RecordKey == "" {
 		return "", "", 0, scripts.RecordNone
 	}
@@ -111,7 +111,7 @@ func record(idem Idempotency) (recordKey, addRecordKey string, retention, mode i
 	return idem.RecordKey, idem.AddRecordKey, scripts.Milliseconds(idem.Retention), mode
 }
 
-func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResult, error) {
+func (c *store) AddUsages(ctx context.Context, quotas []addUsageArgs) (multiResult, error) {
 	keys := make([]string, len(quotas))
 	limits, absent := make([]int64, len(quotas)), make([]int64, len(quotas))
 	for i, q := range quotas {
@@ -121,7 +121,7 @@ func (c *store) AddUsages(ctx context.Context, quotas []AddUsageArgs) (MultiResu
 	return toMultiResult(keys, reply, err)
 }
 
-func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (MultiResult, error) {
+func (c *store) ReduceUsages(ctx context.Context, keys []string, amount int64) (multiResult, error) {
 	reply, err := c.run(ctx, multiReduceScript, withAllHoldBuckets(keys), amount)
 	return toMultiResult(keys, reply, err)
 }
@@ -143,23 +143,23 @@ func withAllHoldBuckets(usageKeys []string) []string {
 	return keys
 }
 
-func (c *store) ChangeHold(ctx context.Context, args HoldArgs) (CacheResult, error) {
+func (c *store) ChangeHold(ctx context.Context, args holdArgs) (cacheResult, error) {
 	buckets, hold := HoldKeys(args.Key, args.HoldID)
 	keys := []string{args.Key, buckets, hold}
-	absent := absentArg(AddUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
+	absent := absentArg(addUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
 	reply, err := c.run(ctx, holdScript, keys, scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
 		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
 	if err != nil {
-		return CacheResult{}, runError(args.Key, err)
+		return cacheResult{}, runError(args.Key, err)
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return CacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
+		return cacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
 	}
 	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
-		return CacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
+		return cacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
 	}
-	return result(AddUsageArgs{Key: args.Key}, r)
+	return result(addUsageArgs{Key: args.Key}, r)
 }
 
 func (c *store) SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error) {
@@ -175,6 +175,28 @@ func (c *store) SetValue(ctx context.Context, key string, value int64, expiratio
 		return fmt.Errorf("set %q: %w", key, err)
 	}
 	return nil
+}
+
+// DeleteUsage deletes the usage at key and the keys in drop (state derived from the usage,
+// such as its hold buckets) in one atomic step, and returns the usage it deleted; found is
+// false when the key was absent (drop is deleted all the same). A key that holds something
+// andromeda did not write fails with an error wrapping ErrInvalidCachedUsage, and nothing
+// is deleted. drop must share key's cluster hash slot.
+func (c *store) DeleteUsage(ctx context.Context, key string, drop []string) (int64, bool, error) {
+	keys := append(append(make([]string, 0, 1+len(drop)), key), drop...)
+	reply, err := c.run(ctx, forgetScript, keys)
+	if err != nil {
+		return 0, false, runError(key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return 0, false, fmt.Errorf("delete usage of %q: %w", key, err)
+	}
+	res, err := result(addUsageArgs{Key: key}, r)
+	if err != nil {
+		return 0, false, err
+	}
+	return res.Usage, res.Status == cacheApplied, nil
 }
 
 func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
@@ -208,36 +230,36 @@ func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 }
 
 // absentArg is what the scripts do with an absent usage (see scripts.AbsentArg).
-func absentArg(args AddUsageArgs) int64 {
+func absentArg(args addUsageArgs) int64 {
 	return scripts.AbsentArg(args.CreateMissing, scripts.Milliseconds(args.Expiration))
 }
 
 // result turns a parsed script reply into a CacheResult.
-func result(args AddUsageArgs, r scripts.Reply) (CacheResult, error) {
+func result(args addUsageArgs, r scripts.Reply) (cacheResult, error) {
 	if scripts.Invalid(r.Status) {
 		key := r.Key
 		if key == "" { // a script that does not name the key
 			key = args.Key
 		}
 		if r.Status == scripts.WrongType {
-			return CacheResult{}, wrongType(key, r.Raw)
+			return cacheResult{}, wrongType(key, r.Raw)
 		}
-		return CacheResult{}, notInteger(key, r.Raw)
+		return cacheResult{}, notInteger(key, r.Raw)
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
-		return CacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
 	}
-	return CacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
+	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
-func toMultiResult(keys []string, reply any, err error) (MultiResult, error) {
+func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 	if err != nil {
-		return MultiResult{}, runError(strings.Join(keys, ", "), err)
+		return multiResult{}, runError(strings.Join(keys, ", "), err)
 	}
 	r, err := scripts.ParseMulti(reply)
 	if err != nil {
-		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+		return multiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
 	if scripts.Invalid(r.Status) {
 		key := keys[r.Index]
@@ -245,15 +267,15 @@ func toMultiResult(keys []string, reply any, err error) (MultiResult, error) {
 			key = r.Key
 		}
 		if r.Status == scripts.WrongType {
-			return MultiResult{}, wrongType(key, r.Raw)
+			return multiResult{}, wrongType(key, r.Raw)
 		}
-		return MultiResult{}, notInteger(key, r.Raw)
+		return multiResult{}, notInteger(key, r.Raw)
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
-		return MultiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+		return multiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
 	}
-	return MultiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
+	return multiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
 }
 
 func notInteger(key, raw string) error {
@@ -273,26 +295,26 @@ func runError(keys string, err error) error {
 }
 
 // statusOf names a script's status code (see internal/scripts).
-func statusOf(code int64) (CacheStatus, error) {
+func statusOf(code int64) (cacheStatus, error) {
 	switch code {
 	case scripts.Applied:
-		return CacheApplied, nil
+		return cacheApplied, nil
 	case scripts.Missing:
-		return CacheMissing, nil
+		return cacheMissing, nil
 	case scripts.LimitExceeded:
-		return CacheLimitExceeded, nil
+		return cacheLimitExceeded, nil
 	case scripts.BelowZero:
-		return CacheBelowZero, nil
+		return cacheBelowZero, nil
 	case scripts.LimitMissing:
-		return CacheLimitMissing, nil
+		return cacheLimitMissing, nil
 	case scripts.HoldExpired:
-		return CacheHoldExpired, nil
+		return cacheHoldExpired, nil
 	case scripts.HoldCancelled:
-		return CacheHoldCancelled, nil
+		return cacheHoldCancelled, nil
 	case scripts.HoldNotFound:
-		return CacheHoldNotFound, nil
+		return cacheHoldNotFound, nil
 	case scripts.HoldCommitted:
-		return CacheHoldCommitted, nil
+		return cacheHoldCommitted, nil
 	}
 	return 0, fmt.Errorf("unexpected script status %d", code)
 }

@@ -15,7 +15,7 @@ func init() {
 type hookedStore struct{ *store }
 
 func (s hookedStore) Lock(ctx context.Context, key string, ttl time.Duration) (interface {
-	SetUsageIfAbsent(ctx context.Context, args LoadArgs) (bool, error)
+	SetUsageIfAbsent(ctx context.Context, args loadArgs) (bool, error)
 	Release(ctx context.Context) error
 }, error) {
 	l, err := s.store.Lock(ctx, key, ttl)

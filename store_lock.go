@@ -26,7 +26,7 @@ type lock struct {
 	release func(context.Context) error
 }
 
-func (l *lock) SetUsageIfAbsent(ctx context.Context, args LoadArgs) (bool, error) {
+func (l *lock) SetUsageIfAbsent(ctx context.Context, args loadArgs) (bool, error) {
 	keys, scriptArgs := scripts.FencedLoadArgs(l.key, l.token, args.Key, args.Value, scripts.Milliseconds(args.Expiration), args.Drop)
 	// Sent as a change script: retried while Redis did not run it, and never resent
 	// once it may have run (a resend would be harmless here, but one path is simpler).

@@ -96,6 +96,7 @@ func (c *store) run(ctx context.Context, script *Script, keys []string, args ...
 		if attempt == notRunAttempts || time.Since(start)+backoff > budget {
 			return nil, fmt.Errorf("%w (%d attempts): %w", ErrRedisUnavailable, attempt, err)
 		}
+		countNotRunRetry(ctx)
 		if serr := sleep(ctx, backoff); serr != nil {
 			return nil, fmt.Errorf("%w (%d attempts, then %w): %w", ErrRedisUnavailable, attempt, serr, err)
 		}

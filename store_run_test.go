@@ -52,7 +52,7 @@ func repeat(err error, n int) []error {
 }
 
 func reduce(ctx context.Context, c *scriptedClient) error {
-	_, err := newStore(c).ReduceUsage(ctx, ReduceUsageArgs{Key: "k", Amount: 1})
+	_, err := newStore(c).ReduceUsage(ctx, reduceUsageArgs{Key: "k", Amount: 1})
 	return err
 }
 

@@ -13,4 +13,5 @@ var (
 	fencedLoadScript  = NewScript(scripts.FencedLoad)
 	setScript         = NewScript(scripts.Set)
 	touchScript       = NewScript(scripts.Touch)
+	forgetScript      = NewScript(scripts.Forget)
 )

@@ -26,6 +26,7 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 	backoff := unknownOutcomeBackoff
 	for attempt := 1; ; attempt++ {
 		res, err := change()
+		noteSend(ctx, res, err)
 		if attempt > 1 && err != nil && !errors.Is(err, ErrUnknownOutcome) {
 			// An earlier attempt may have applied the change: that this one failed (not
 			// run, a context ended) does not make the outcome known.
@@ -38,5 +39,19 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 			return res, err
 		}
 		backoff *= 2
+	}
+}
+
+// noteSend tells the observed Do, if any, what one send of its change found.
+func noteSend[T any](ctx context.Context, res T, err error) {
+	r := recordOf(ctx)
+	switch {
+	case r == nil:
+	case errors.Is(err, ErrUnknownOutcome):
+		r.unknown.Add(1)
+	case err == nil:
+		if res, ok := any(res).(cacheResult); ok {
+			r.noteResult(res)
+		}
 	}
 }

@@ -16,6 +16,7 @@ type usageStep struct {
 	next         UpdateQuotaUsage
 	irreversible bool
 	listener     UpdateQuotaUsageListener
+	multi        bool // changes several quotas at once (events say "multi add")
 	zeroUsageOK  bool // commit and cancel of a hold take their amount from the hold
 }
 
@@ -34,8 +35,9 @@ type undoFunc func(ctx context.Context) error
 // Do checks the request and applies the change; then runs Next, undoing the change if
 // Next fails. It tells the listener how it ended.
 func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+	ctx, record := s.start(ctx, req)
 	usage, err := s.do(ctx, req)
-	notify(ctx, s.listener, req, usage, err)
+	s.done(ctx, record, req, usage, err)
 	return usage, err
 }
 
@@ -49,6 +51,7 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest) (int64, erro
 	if err != nil {
 		return 0, s.fail(req, key, err)
 	}
+	noteChanged(ctx, key)
 	if s.next == nil {
 		return usage, nil
 	}
@@ -112,14 +115,14 @@ func usageKey(ctx context.Context, getKey GetQuotaKey, req *QuotaRequest) (strin
 }
 
 // idempotency returns the record for op's change of the usage at key, if req has a key.
-func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration, attempt string) Idempotency {
+func idempotency(key, op string, req *QuotaUsageRequest, retention time.Duration, attempt string) idempotencyArgs {
 	if req.IdempotencyKey == "" {
-		return Idempotency{}
+		return idempotencyArgs{}
 	}
 	if retention <= 0 {
 		retention = DefaultIdempotencyRetention
 	}
-	return Idempotency{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention, Attempt: attempt}
+	return idempotencyArgs{RecordKey: recordKey(key, op, req.IdempotencyKey), Retention: retention, Attempt: attempt}
 }
 
 // newAttempt names one Do of a keyed request: 12 random characters, the same for the
@@ -134,7 +137,7 @@ func newAttempt(req *QuotaUsageRequest) string {
 }
 
 // forgetting returns the record of a change with Forget set, for its undo.
-func forgetting(idem Idempotency) Idempotency {
+func forgetting(idem idempotencyArgs) idempotencyArgs {
 	idem.Forget = idem.RecordKey != ""
 	return idem
 }

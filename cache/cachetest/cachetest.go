@@ -21,6 +21,7 @@ import (
 
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/internal/storehook"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -43,22 +44,23 @@ type Harness struct {
 // storage is the library's store: each usage change is one of its scripts, run through
 // the Cache under test.
 type storage interface {
-	AddUsage(ctx context.Context, args andromeda.AddUsageArgs) (andromeda.CacheResult, error)
-	AddUsageBatch(ctx context.Context, batch []andromeda.AddUsageArgs) ([]andromeda.CacheResult, error)
-	ReduceUsage(ctx context.Context, args andromeda.ReduceUsageArgs) (andromeda.CacheResult, error)
-	AddUsages(ctx context.Context, args []andromeda.AddUsageArgs) (andromeda.MultiResult, error)
-	ReduceUsages(ctx context.Context, keys []string, amount int64) (andromeda.MultiResult, error)
+	AddUsage(ctx context.Context, args storetypes.AddUsageArgs) (storetypes.CacheResult, error)
+	AddUsageBatch(ctx context.Context, batch []storetypes.AddUsageArgs) ([]storetypes.CacheResult, error)
+	ReduceUsage(ctx context.Context, args storetypes.ReduceUsageArgs) (storetypes.CacheResult, error)
+	AddUsages(ctx context.Context, args []storetypes.AddUsageArgs) (storetypes.MultiResult, error)
+	ReduceUsages(ctx context.Context, keys []string, amount int64) (storetypes.MultiResult, error)
 	SetUsageIfAbsent(ctx context.Context, key string, value int64, expiration time.Duration) (bool, error)
 	SetValue(ctx context.Context, key string, value int64, expiration time.Duration) error
 	GetUsage(ctx context.Context, key string) (usage int64, found bool, err error)
 	GetUsages(ctx context.Context, keys []string) (usages []int64, found []bool, err error)
-	ChangeHold(ctx context.Context, args andromeda.HoldArgs) (andromeda.CacheResult, error)
+	ChangeHold(ctx context.Context, args storetypes.HoldArgs) (storetypes.CacheResult, error)
+	DeleteUsage(ctx context.Context, key string, drop []string) (usage int64, found bool, err error)
 	Lock(ctx context.Context, key string, ttl time.Duration) (heldLock, error)
 }
 
 // heldLock is a loader lock taken through storage.
 type heldLock = interface {
-	SetUsageIfAbsent(ctx context.Context, args andromeda.LoadArgs) (bool, error)
+	SetUsageIfAbsent(ctx context.Context, args storetypes.LoadArgs) (bool, error)
 	Release(ctx context.Context) error
 }
 
@@ -101,6 +103,8 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Holds", testHolds},
 		{"HoldsExpire", testHoldsExpire},
 		{"EveryScriptReleasesExpiredHolds", testEveryScriptReleasesHolds},
+		{"DeleteUsageWithItsHolds", testDeleteUsage},
+		{"ReduceOfZeroReleasesExpiredHolds", testReduceZeroReleasesHolds},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
@@ -119,77 +123,77 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 func testAddWithinLimit(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "7"))
-	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 10, Limit: 10}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 10, Limit: 10}, res)
 	assertRaw(t, h, "k", "10")
 }
 
 func testAddBeyondLimit(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "8"))
-	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
+	res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 3, Limit: 10})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 8, Limit: 10}, res)
 	assertRaw(t, h, "k", "8")
 }
 
 func testAddMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Expiration: time.Hour})
+	res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, Expiration: time.Hour})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assertAbsent(t, h, "k")
 }
 
 func testAddCreateMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
-	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
+	res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 4, Limit: 10, CreateMissing: true, Expiration: time.Hour})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 10}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 4, Limit: 10}, res)
 	assertRaw(t, h, "k", "4")
 	assertTTL(t, h, "k", time.Hour)
 
 	// Later adds keep the expiration.
-	_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	_, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 	require.NoError(t, err)
 	assertTTL(t, h, "k", time.Hour)
 
-	res, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, CreateMissing: true})
+	res, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, CreateMissing: true})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheApplied, res.Status)
+	assert.Equal(t, storetypes.CacheApplied, res.Status)
 	ttl, err := h.TTL(ctx, "none")
 	require.NoError(t, err)
 	assert.Negative(t, ttl, "expiration 0 must store the key without one")
 
-	res, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "big", Amount: 11, Limit: 10, CreateMissing: true})
+	res, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "big", Amount: 11, Limit: 10, CreateMissing: true})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
+	assert.Equal(t, storetypes.CacheLimitExceeded, res.Status)
 	assertAbsent(t, h, "big")
 }
 
 func testReduce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 5})
+	res, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 5})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 0}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 0}, res)
 	assertRaw(t, h, "k", "0")
 }
 
 func testReduceBelowZero(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "2"))
-	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	res, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheBelowZero, Usage: 2}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheBelowZero, Usage: 2}, res)
 	assertRaw(t, h, "k", "2")
 }
 
 func testReduceMissing(t *testing.T, h Harness) {
-	res, err := h.s.ReduceUsage(context.Background(), andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	res, err := h.s.ReduceUsage(context.Background(), storetypes.ReduceUsageArgs{Key: "k", Amount: 1})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assertAbsent(t, h, "k")
 }
 
@@ -197,9 +201,9 @@ func testNonInteger(t *testing.T, h Harness) {
 	ctx := context.Background()
 	for _, raw := range []string{"abc", "1.5", "1e3", "0x10", ""} {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
+		_, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10000})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
-		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		_, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 1})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
 		_, _, err = h.s.GetUsage(ctx, "k")
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "get on %q", raw)
@@ -211,14 +215,14 @@ func testBeyondExact(t *testing.T, h Harness) {
 	ctx := context.Background()
 	for _, raw := range []string{"9007199254740993", "-100000000000000010", "123456789012345678901234567890"} {
 		require.NoError(t, h.SetRaw(ctx, "k", raw))
-		_, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: andromeda.MaxAmount})
+		_, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: andromeda.MaxAmount})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "add on %q", raw)
-		_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+		_, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 1})
 		assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage, "reduce on %q", raw)
 		assertRaw(t, h, "k", raw)
 	}
 	require.NoError(t, h.SetRaw(ctx, "k", "9007199254740992"))
-	res, err := h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	res, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 1})
 	require.NoError(t, err)
 	assert.Equal(t, int64(9007199254740991), res.Usage, "2^53 itself is exact")
 }
@@ -288,7 +292,7 @@ func testFencedLoad(t *testing.T, h Harness) {
 	lock, err := h.s.Lock(ctx, "{k}:lock", time.Minute)
 	require.NoError(t, err)
 	require.NoError(t, h.SetRaw(ctx, "{k}:derived", "x"))
-	ok, err := lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}", Value: 42, Expiration: time.Hour, Drop: []string{"{k}:derived", "{k}:other"}})
+	ok, err := lock.SetUsageIfAbsent(ctx, storetypes.LoadArgs{Key: "{k}", Value: 42, Expiration: time.Hour, Drop: []string{"{k}:derived", "{k}:other"}})
 	require.NoError(t, err)
 	assert.True(t, ok)
 	assertRaw(t, h, "{k}", "42")
@@ -296,13 +300,13 @@ func testFencedLoad(t *testing.T, h Harness) {
 	assertAbsent(t, h, "{k}:derived")
 
 	require.NoError(t, h.SetRaw(ctx, "{k}:derived", "y"))
-	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}", Value: 7, Drop: []string{"{k}:derived"}})
+	ok, err = lock.SetUsageIfAbsent(ctx, storetypes.LoadArgs{Key: "{k}", Value: 7, Drop: []string{"{k}:derived"}})
 	require.NoError(t, err)
 	assert.False(t, ok, "a present key is kept")
 	assertRaw(t, h, "{k}", "42")
 	assertRaw(t, h, "{k}:derived", "y")
 
-	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:forever", Value: 1})
+	ok, err = lock.SetUsageIfAbsent(ctx, storetypes.LoadArgs{Key: "{k}:forever", Value: 1})
 	require.NoError(t, err)
 	assert.True(t, ok)
 	ttl, err := h.TTL(ctx, "{k}:forever")
@@ -314,7 +318,7 @@ func testFencedLoad(t *testing.T, h Harness) {
 	require.NoError(t, lock.Release(ctx))
 	other, err := h.s.Lock(ctx, "{k}:lock", time.Minute)
 	require.NoError(t, err)
-	ok, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:late", Value: 5, Drop: []string{"{k}:derived"}})
+	ok, err = lock.SetUsageIfAbsent(ctx, storetypes.LoadArgs{Key: "{k}:late", Value: 5, Drop: []string{"{k}:derived"}})
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
 	assert.False(t, ok)
 	assertAbsent(t, h, "{k}:late")
@@ -322,7 +326,7 @@ func testFencedLoad(t *testing.T, h Harness) {
 	require.NoError(t, other.Release(ctx))
 
 	// And with nobody holding it, the same.
-	_, err = lock.SetUsageIfAbsent(ctx, andromeda.LoadArgs{Key: "{k}:late", Value: 5})
+	_, err = lock.SetUsageIfAbsent(ctx, storetypes.LoadArgs{Key: "{k}:late", Value: 5})
 	assert.ErrorIs(t, err, andromeda.ErrLockedKey)
 	assertAbsent(t, h, "{k}:late")
 }
@@ -332,9 +336,9 @@ func testCancelledContext(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "1"))
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	_, err := h.s.AddUsage(cancelled, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
+	_, err := h.s.AddUsage(cancelled, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10})
 	assert.ErrorIs(t, err, context.Canceled)
-	_, err = h.s.ReduceUsage(cancelled, andromeda.ReduceUsageArgs{Key: "k", Amount: 1})
+	_, err = h.s.ReduceUsage(cancelled, storetypes.ReduceUsageArgs{Key: "k", Amount: 1})
 	assert.ErrorIs(t, err, context.Canceled)
 	_, err = h.s.SetUsageIfAbsent(cancelled, "other", 1, 0)
 	assert.ErrorIs(t, err, context.Canceled)
@@ -357,13 +361,13 @@ func testConcurrentAdds(t *testing.T, h Harness) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: limit})
+			res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: limit})
 			switch {
 			case err != nil:
 				errs <- err
-			case res.Status == andromeda.CacheApplied:
+			case res.Status == storetypes.CacheApplied:
 				admitted.Add(1)
-			case res.Status == andromeda.CacheLimitExceeded:
+			case res.Status == storetypes.CacheLimitExceeded:
 				refused.Add(1)
 			default:
 				errs <- errors.New(res.Status.String())
@@ -385,9 +389,9 @@ func testBatchInOrder(t *testing.T, h Harness) {
 	b := h.s
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
 	amounts := []int64{3, 4, 1, 2, 1, 6}
-	batch := make([]andromeda.AddUsageArgs, len(amounts))
+	batch := make([]storetypes.AddUsageArgs, len(amounts))
 	for i, n := range amounts {
-		batch[i] = andromeda.AddUsageArgs{Key: "k", Amount: n, Limit: 10}
+		batch[i] = storetypes.AddUsageArgs{Key: "k", Amount: n, Limit: 10}
 	}
 	batch[4].Limit = 8 // each add has its own limit
 	got, err := b.AddUsageBatch(ctx, batch)
@@ -395,7 +399,7 @@ func testBatchInOrder(t *testing.T, h Harness) {
 
 	// The same adds one by one, on another key.
 	require.NoError(t, h.SetRaw(ctx, "one-by-one", "5"))
-	var want []andromeda.CacheResult
+	var want []storetypes.CacheResult
 	for _, a := range batch {
 		a.Key = "one-by-one"
 		res, err := h.s.AddUsage(ctx, a)
@@ -404,12 +408,12 @@ func testBatchInOrder(t *testing.T, h Harness) {
 	}
 	assert.Equal(t, want, got)
 	// 5+3=8; 8+4>10; 8+1=9; 9+2>10; 9+1>8, its own limit; 9+6>10.
-	assert.Equal(t, []andromeda.CacheStatus{0, 2, 0, 2, 2, 2}, statuses(got))
+	assert.Equal(t, []storetypes.CacheStatus{0, 2, 0, 2, 2, 2}, statuses(got))
 	assertRaw(t, h, "k", "9")
 }
 
-func statuses(results []andromeda.CacheResult) []andromeda.CacheStatus {
-	out := make([]andromeda.CacheStatus, len(results))
+func statuses(results []storetypes.CacheResult) []storetypes.CacheStatus {
+	out := make([]storetypes.CacheStatus, len(results))
 	for i, r := range results {
 		out[i] = r.Status
 	}
@@ -419,26 +423,26 @@ func statuses(results []andromeda.CacheResult) []andromeda.CacheStatus {
 func testBatchMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.s
-	got, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 2, Limit: 5}})
+	got, err := b.AddUsageBatch(ctx, []storetypes.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 2, Limit: 5}})
 	require.NoError(t, err)
-	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheMissing, andromeda.CacheMissing}, statuses(got))
+	assert.Equal(t, []storetypes.CacheStatus{storetypes.CacheMissing, storetypes.CacheMissing}, statuses(got))
 	assertAbsent(t, h, "k")
 
-	create := []andromeda.AddUsageArgs{
+	create := []storetypes.AddUsageArgs{
 		{Key: "k", Amount: 4, Limit: 5, CreateMissing: true, Expiration: time.Hour},
 		{Key: "k", Amount: 2, Limit: 5, CreateMissing: true, Expiration: time.Hour},
 		{Key: "k", Amount: 1, Limit: 5, CreateMissing: true, Expiration: time.Hour},
 	}
 	got, err = b.AddUsageBatch(ctx, create)
 	require.NoError(t, err)
-	assert.Equal(t, []andromeda.CacheResult{{Status: andromeda.CacheApplied, Usage: 4, Limit: 5},
-		{Status: andromeda.CacheLimitExceeded, Usage: 4, Limit: 5}, {Status: andromeda.CacheApplied, Usage: 5, Limit: 5}}, got)
+	assert.Equal(t, []storetypes.CacheResult{{Status: storetypes.CacheApplied, Usage: 4, Limit: 5},
+		{Status: storetypes.CacheLimitExceeded, Usage: 4, Limit: 5}, {Status: storetypes.CacheApplied, Usage: 5, Limit: 5}}, got)
 	assertRaw(t, h, "k", "5")
 	assertTTL(t, h, "k", time.Hour)
 
-	got, err = b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "none", Amount: 9, Limit: 5, CreateMissing: true}})
+	got, err = b.AddUsageBatch(ctx, []storetypes.AddUsageArgs{{Key: "none", Amount: 9, Limit: 5, CreateMissing: true}})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheLimitExceeded, got[0].Status)
+	assert.Equal(t, storetypes.CacheLimitExceeded, got[0].Status)
 	assertAbsent(t, h, "none")
 }
 
@@ -446,7 +450,7 @@ func testBatchNonInteger(t *testing.T, h Harness) {
 	ctx := context.Background()
 	b := h.s
 	require.NoError(t, h.SetRaw(ctx, "k", "x"))
-	_, err := b.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 1, Limit: 5}})
+	_, err := b.AddUsageBatch(ctx, []storetypes.AddUsageArgs{{Key: "k", Amount: 1, Limit: 5}, {Key: "k", Amount: 1, Limit: 5}})
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "k", "x")
 }
@@ -455,24 +459,24 @@ func testLimitKey(t *testing.T, h Harness) {
 	ctx := context.Background()
 	limitKey := andromeda.LimitKey("k")
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
-	args := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1000, LimitKey: limitKey}
+	args := storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 1000, LimitKey: limitKey}
 	res, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheLimitMissing, res.Status)
+	assert.Equal(t, storetypes.CacheLimitMissing, res.Status)
 	assertRaw(t, h, "k", "3")
 
 	require.NoError(t, h.SetRaw(ctx, limitKey, "4"))
 	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 3, Limit: 4}, res, "the limit key wins over Limit")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 3, Limit: 4}, res, "the limit key wins over Limit")
 	args.Amount = 1
 	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 4, Limit: 4}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 4, Limit: 4}, res)
 
-	batch, err := h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{args, args})
+	batch, err := h.s.AddUsageBatch(ctx, []storetypes.AddUsageArgs{args, args})
 	require.NoError(t, err)
-	assert.Equal(t, []andromeda.CacheStatus{andromeda.CacheLimitExceeded, andromeda.CacheLimitExceeded}, statuses(batch))
+	assert.Equal(t, []storetypes.CacheStatus{storetypes.CacheLimitExceeded, storetypes.CacheLimitExceeded}, statuses(batch))
 
 	require.NoError(t, h.SetRaw(ctx, limitKey, "lots"))
 	_, err = h.s.AddUsage(ctx, args)
@@ -484,14 +488,14 @@ func testAddUsages(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
 	require.NoError(t, h.SetRaw(ctx, "{m}:user", "1"))
-	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 1, Limit: 100}, {Key: "{m}:user", Amount: 1, Limit: 2}}
+	quotas := []storetypes.AddUsageArgs{{Key: "{m}:campaign", Amount: 1, Limit: 100}, {Key: "{m}:user", Amount: 1, Limit: 2}}
 	res, err := h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{11, 2}}, res)
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheApplied, Index: -1, Usages: []int64{11, 2}}, res)
 
 	res, err = h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheLimitExceeded, Index: 1, Usages: []int64{11, 2}}, res)
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheLimitExceeded, Index: 1, Usages: []int64{11, 2}}, res)
 	assertRaw(t, h, "{m}:campaign", "11") // all or nothing
 	assertRaw(t, h, "{m}:user", "2")
 
@@ -504,10 +508,10 @@ func testAddUsages(t *testing.T, h Harness) {
 func testAddUsagesMissing(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "{m}:campaign", "10"))
-	quotas := []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 2, Limit: 100}, {Key: "{m}:user", Amount: 2, Limit: 2}}
+	quotas := []storetypes.AddUsageArgs{{Key: "{m}:campaign", Amount: 2, Limit: 100}, {Key: "{m}:user", Amount: 2, Limit: 2}}
 	res, err := h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assert.Equal(t, 1, res.Index)
 	assertRaw(t, h, "{m}:campaign", "10")
 	assertAbsent(t, h, "{m}:user")
@@ -515,7 +519,7 @@ func testAddUsagesMissing(t *testing.T, h Harness) {
 	quotas[1].CreateMissing, quotas[1].Expiration = true, time.Hour
 	res, err = h.s.AddUsages(ctx, quotas)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{12, 2}}, res)
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheApplied, Index: -1, Usages: []int64{12, 2}}, res)
 	assertTTL(t, h, "{m}:user", time.Hour)
 }
 
@@ -526,14 +530,14 @@ func testReduceUsages(t *testing.T, h Harness) {
 	keys := []string{"{m}:campaign", "{m}:user"}
 	res, err := h.s.ReduceUsages(ctx, keys, 1)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{9, 0}}, res)
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheApplied, Index: -1, Usages: []int64{9, 0}}, res)
 	res, err = h.s.ReduceUsages(ctx, keys, 1)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheBelowZero, Index: 1, Usages: []int64{9, 0}}, res)
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheBelowZero, Index: 1, Usages: []int64{9, 0}}, res)
 	assertRaw(t, h, "{m}:campaign", "9")
 	res, err = h.s.ReduceUsages(ctx, []string{"{m}:campaign", "{m}:none"}, 1)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assert.Equal(t, 1, res.Index)
 	assertRaw(t, h, "{m}:campaign", "9")
 }
@@ -569,85 +573,85 @@ func testGetUsages(t *testing.T, h Harness) {
 func testIdempotentAdd(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	record := andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}
-	args := andromeda.AddUsageArgs{Key: "k", Amount: 3, Limit: 10, Idempotency: record}
+	record := storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour}
+	args := storetypes.AddUsageArgs{Key: "k", Amount: 3, Limit: 10, Idempotency: record}
 	first, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, first)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 8, Limit: 10}, first)
 	again, err := h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, again)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, again)
 	assertRaw(t, h, "k", "8")
 	assertTTL(t, h, "{k}:rec", time.Hour)
 
 	// A refusal is recorded too: the same request stays refused.
-	refused := andromeda.AddUsageArgs{Key: "k", Amount: 5, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec2", Retention: time.Hour}}
+	refused := storetypes.AddUsageArgs{Key: "k", Amount: 5, Limit: 10, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec2", Retention: time.Hour}}
 	res, err := h.s.AddUsage(ctx, refused)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheLimitExceeded, res.Status)
+	assert.Equal(t, storetypes.CacheLimitExceeded, res.Status)
 	refused.Limit = 100
 	res, err = h.s.AddUsage(ctx, refused)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 8, Limit: 10, Replayed: true}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 8, Limit: 10, Replayed: true}, res)
 	assertRaw(t, h, "k", "8")
 
 	// Taking the add back deletes its record, once.
-	undo := andromeda.ReduceUsageArgs{Key: "k", Amount: 3, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
+	undo := storetypes.ReduceUsageArgs{Key: "k", Amount: 3, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true}}
 	res, err = h.s.ReduceUsage(ctx, undo)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5}, res)
 	res, err = h.s.ReduceUsage(ctx, undo)
 	require.NoError(t, err)
 	assert.True(t, res.Replayed)
 	assertRaw(t, h, "k", "5")
 	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 8, Limit: 10}, res, "after the undo, a retry is a fresh attempt")
 	res, err = h.s.AddUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, res, "the fresh attempt is recorded")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 8, Limit: 10, Replayed: true}, res, "the fresh attempt is recorded")
 	assertRaw(t, h, "k", "8")
 	assertTTL(t, h, "{k}:rec", time.Hour)
 
 	// A record key holding something else is reported, and nothing changes.
 	require.NoError(t, h.SetRaw(ctx, "{k}:junk", "not a record"))
-	_, err = h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10,
-		Idempotency: andromeda.Idempotency{RecordKey: "{k}:junk", Retention: time.Hour}})
+	_, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10,
+		Idempotency: storetypes.Idempotency{RecordKey: "{k}:junk", Retention: time.Hour}})
 	assert.ErrorIs(t, err, andromeda.ErrInvalidCachedUsage)
 	assertRaw(t, h, "k", "8")
 	assertRaw(t, h, "{k}:junk", "not a record")
 
 	// Large numbers are recorded exactly.
 	require.NoError(t, h.SetRaw(ctx, "big", "9007199254740000"))
-	big := andromeda.AddUsageArgs{Key: "big", Amount: 991, Limit: andromeda.MaxAmount,
-		Idempotency: andromeda.Idempotency{RecordKey: "{big}:rec", Retention: time.Hour}}
+	big := storetypes.AddUsageArgs{Key: "big", Amount: 991, Limit: andromeda.MaxAmount,
+		Idempotency: storetypes.Idempotency{RecordKey: "{big}:rec", Retention: time.Hour}}
 	for i := 0; i < 2; i++ {
 		res, err = h.s.AddUsage(ctx, big)
 		require.NoError(t, err)
-		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9007199254740991, Limit: andromeda.MaxAmount, Replayed: i > 0}, res)
+		assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9007199254740991, Limit: andromeda.MaxAmount, Replayed: i > 0}, res)
 	}
 
 	// A missing usage is not recorded.
-	missing := andromeda.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, Idempotency: andromeda.Idempotency{RecordKey: "{none}:rec", Retention: time.Hour}}
+	missing := storetypes.AddUsageArgs{Key: "none", Amount: 1, Limit: 10, Idempotency: storetypes.Idempotency{RecordKey: "{none}:rec", Retention: time.Hour}}
 	res, err = h.s.AddUsage(ctx, missing)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheMissing, res.Status)
+	assert.Equal(t, storetypes.CacheMissing, res.Status)
 	assertAbsent(t, h, "{none}:rec")
 }
 
 func testIdempotentReduce(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "5"))
-	args := andromeda.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Attempt: "a1"}}
+	args := storetypes.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Attempt: "a1"}}
 	for i := 0; i < 3; i++ {
 		res, err := h.s.ReduceUsage(ctx, args)
 		require.NoError(t, err)
-		assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3, Replayed: i > 0}, res)
+		assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 3, Replayed: i > 0}, res)
 	}
 	assertRaw(t, h, "k", "3")
 
 	// Putting the reduce back marks its record undone, once.
-	undo := andromeda.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: andromeda.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
+	undo := storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
 	for i := 0; i < 2; i++ {
 		_, err := h.s.AddUsage(ctx, undo)
 		require.NoError(t, err)
@@ -662,60 +666,60 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	args.Idempotency.Attempt = "a2"
 	res, err = h.s.ReduceUsage(ctx, args)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 3}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 3}, res)
 	assertRaw(t, h, "k", "3")
 }
 
-func hold(op andromeda.HoldOp, id string, amount int64) andromeda.HoldArgs {
-	return andromeda.HoldArgs{Op: op, Key: "k", HoldID: id, Amount: amount, Limit: 10, HoldFor: time.Minute, Retention: time.Hour}
+func hold(op storetypes.HoldOp, id string, amount int64) storetypes.HoldArgs {
+	return storetypes.HoldArgs{Op: op, Key: "k", HoldID: id, Amount: amount, Limit: 10, HoldFor: time.Minute, Retention: time.Hour}
 }
 
 func testHolds(t *testing.T, h Harness) {
 	ctx := context.Background()
-	change := func(args andromeda.HoldArgs) andromeda.CacheResult {
+	change := func(args storetypes.HoldArgs) storetypes.CacheResult {
 		t.Helper()
 		res, err := h.s.ChangeHold(ctx, args)
 		require.NoError(t, err)
 		return res
 	}
-	assert.Equal(t, andromeda.CacheMissing, change(hold(andromeda.HoldReserve, "a", 2)).Status)
+	assert.Equal(t, storetypes.CacheMissing, change(hold(storetypes.HoldReserve, "a", 2)).Status)
 	assertAbsent(t, h, "k")
 
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, change(hold(andromeda.HoldReserve, "a", 2)))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldReserve, "a", 2)))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheLimitExceeded, Usage: 5}, change(hold(andromeda.HoldReserve, "b", 6)))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9}, change(hold(andromeda.HoldReserve, "b", 4)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5}, change(hold(storetypes.HoldReserve, "a", 2)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "a", 2)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5}, change(hold(storetypes.HoldReserve, "b", 6)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9}, change(hold(storetypes.HoldReserve, "b", 4)))
 	assertRaw(t, h, "k", "9") // committed 3 + held 2 + 4
 
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9}, change(hold(andromeda.HoldCommit, "a", 0)))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 9, Replayed: true}, change(hold(andromeda.HoldCommit, "a", 0)))
-	assert.Equal(t, andromeda.CacheHoldCommitted, change(hold(andromeda.HoldCancel, "a", 0)).Status)
-	assert.Equal(t, andromeda.CacheHoldCommitted, change(hold(andromeda.HoldReserve, "a", 2)).Status)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9}, change(hold(storetypes.HoldCommit, "a", 0)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9, Replayed: true}, change(hold(storetypes.HoldCommit, "a", 0)))
+	assert.Equal(t, storetypes.CacheHoldCommitted, change(hold(storetypes.HoldCancel, "a", 0)).Status)
+	assert.Equal(t, storetypes.CacheHoldCommitted, change(hold(storetypes.HoldReserve, "a", 2)).Status)
 
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5}, change(hold(andromeda.HoldCancel, "b", 0)))
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldCancel, "b", 0)))
-	assert.Equal(t, andromeda.CacheHoldCancelled, change(hold(andromeda.HoldCommit, "b", 0)).Status)
-	assert.Equal(t, andromeda.CacheHoldNotFound, change(hold(andromeda.HoldCommit, "never", 0)).Status)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Replayed: true}, change(hold(andromeda.HoldCancel, "never", 0)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5}, change(hold(storetypes.HoldCancel, "b", 0)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Replayed: true}, change(hold(storetypes.HoldCancel, "b", 0)))
+	assert.Equal(t, storetypes.CacheHoldCancelled, change(hold(storetypes.HoldCommit, "b", 0)).Status)
+	assert.Equal(t, storetypes.CacheHoldNotFound, change(hold(storetypes.HoldCommit, "never", 0)).Status)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Replayed: true}, change(hold(storetypes.HoldCancel, "never", 0)))
 	assertRaw(t, h, "k", "5")
 }
 
 func testHoldsExpire(t *testing.T, h Harness) {
 	ctx := context.Background()
 	require.NoError(t, h.SetRaw(ctx, "k", "0"))
-	short := hold(andromeda.HoldReserve, "a", 4)
+	short := hold(storetypes.HoldReserve, "a", 4)
 	short.HoldFor = 100 * time.Millisecond
 	_, err := h.s.ChangeHold(ctx, short)
 	require.NoError(t, err)
 	assertRaw(t, h, "k", "4")
 	time.Sleep(250 * time.Millisecond) // the scripts read the server's clock
 
-	res, err := h.s.ChangeHold(ctx, hold(andromeda.HoldCommit, "a", 0))
+	res, err := h.s.ChangeHold(ctx, hold(storetypes.HoldCommit, "a", 0))
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res, "released, and too late to commit")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheHoldExpired, Usage: 0}, res, "released, and too late to commit")
 	assertRaw(t, h, "k", "0")
-	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCancel, "a", 0))
+	res, err = h.s.ChangeHold(ctx, hold(storetypes.HoldCancel, "a", 0))
 	require.NoError(t, err)
 	assert.True(t, res.Replayed, "cancelling an expired hold changes nothing")
 
@@ -724,12 +728,12 @@ func testHoldsExpire(t *testing.T, h Harness) {
 	_, err = h.s.ChangeHold(ctx, short)
 	require.NoError(t, err)
 	assertRaw(t, h, "k", "4")
-	_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	_, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
 	time.Sleep(250 * time.Millisecond)
-	res, err = h.s.ChangeHold(ctx, hold(andromeda.HoldCommit, "b", 0))
+	res, err = h.s.ChangeHold(ctx, hold(storetypes.HoldCommit, "b", 0))
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheHoldExpired, Usage: 0}, res)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheHoldExpired, Usage: 0}, res)
 	assertRaw(t, h, "k", "0")
 }
 

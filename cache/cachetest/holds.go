@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,10 +27,10 @@ func testEveryScriptReleasesHolds(t *testing.T, h Harness) {
 			require.NoError(t, h.SetRaw(ctx, key, "0"))
 			for i := 0; i < 5; i++ {
 				id := fmt.Sprintf("%d-%d", round, i)
-				res, err := h.s.ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: id,
+				res, err := h.s.ChangeHold(ctx, storetypes.HoldArgs{Op: storetypes.HoldReserve, Key: key, HoldID: id,
 					Amount: 1, Limit: 5, HoldFor: holdFor, Retention: time.Minute})
 				require.NoError(t, err)
-				require.Equal(t, andromeda.CacheApplied, res.Status)
+				require.Equal(t, storetypes.CacheApplied, res.Status)
 			}
 			assertRaw(t, h, key, "5")
 		}
@@ -38,29 +38,29 @@ func testEveryScriptReleasesHolds(t *testing.T, h Harness) {
 	}
 
 	expireHolds("k")
-	res, err := h.s.AddUsage(ctx, andromeda.AddUsageArgs{Key: "k", Amount: 5, Limit: 5})
+	res, err := h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 5, Limit: 5})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheResult{Status: andromeda.CacheApplied, Usage: 5, Limit: 5}, res, "add")
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Limit: 5}, res, "add")
 
 	expireHolds("k")
-	results, err := h.s.AddUsageBatch(ctx, []andromeda.AddUsageArgs{{Key: "k", Amount: 2, Limit: 5}, {Key: "k", Amount: 3, Limit: 5}})
+	results, err := h.s.AddUsageBatch(ctx, []storetypes.AddUsageArgs{{Key: "k", Amount: 2, Limit: 5}, {Key: "k", Amount: 3, Limit: 5}})
 	require.NoError(t, err)
-	assert.Equal(t, []andromeda.CacheResult{{Status: andromeda.CacheApplied, Usage: 2, Limit: 5},
-		{Status: andromeda.CacheApplied, Usage: 5, Limit: 5}}, results, "batch")
+	assert.Equal(t, []storetypes.CacheResult{{Status: storetypes.CacheApplied, Usage: 2, Limit: 5},
+		{Status: storetypes.CacheApplied, Usage: 5, Limit: 5}}, results, "batch")
 
 	expireHolds("k")
 	require.NoError(t, h.SetRaw(ctx, "k", "8")) // 3 committed besides the 5 expired
-	_, err = h.s.ReduceUsage(ctx, andromeda.ReduceUsageArgs{Key: "k", Amount: 3})
+	_, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 3})
 	require.NoError(t, err)
 	assertRaw(t, h, "k", "0") // released, then reduced
 
 	expireHolds("{m}:campaign", "{m}:user")
-	multi, err := h.s.AddUsages(ctx, []andromeda.AddUsageArgs{{Key: "{m}:campaign", Amount: 5, Limit: 5}, {Key: "{m}:user", Amount: 5, Limit: 5}})
+	multi, err := h.s.AddUsages(ctx, []storetypes.AddUsageArgs{{Key: "{m}:campaign", Amount: 5, Limit: 5}, {Key: "{m}:user", Amount: 5, Limit: 5}})
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.MultiResult{Status: andromeda.CacheApplied, Index: -1, Usages: []int64{5, 5}}, multi, "several quotas")
+	assert.Equal(t, storetypes.MultiResult{Status: storetypes.CacheApplied, Index: -1, Usages: []int64{5, 5}}, multi, "several quotas")
 
 	expireHolds("{m}:campaign", "{m}:user")
 	multi, err = h.s.ReduceUsages(ctx, []string{"{m}:campaign", "{m}:user"}, 1)
 	require.NoError(t, err)
-	assert.Equal(t, andromeda.CacheBelowZero, multi.Status, "released before the reduce: nothing left to reduce")
+	assert.Equal(t, storetypes.CacheBelowZero, multi.Status, "released before the reduce: nothing left to reduce")
 }

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/go-redis/redis/v8"
-	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 )
 
 // benchAdds runs warm adds of 1 to a few keys from 16 goroutines per core.
@@ -22,7 +22,7 @@ func benchAdds(b *testing.B, cache usageStore) {
 	b.RunParallel(func(pb *testing.PB) {
 		key := "bench-" + strconv.FormatInt(n.Add(1)%8, 10)
 		for pb.Next() {
-			if _, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 1 << 50, CreateMissing: true}); err != nil {
+			if _, err := cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 1 << 50, CreateMissing: true}); err != nil {
 				b.Error(err)
 				return
 			}

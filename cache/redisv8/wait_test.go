@@ -12,6 +12,7 @@ import (
 	"github.com/ramadani/andromeda/cache/cachetest"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -67,7 +68,7 @@ func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 			cache := storeOver(redisv8.New(client, redisv8.WaitForReplicas(1, 10*time.Millisecond)))
 			for i := range 3 {
 				key := fmt.Sprintf("wait-%d", i)
-				_, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
+				_, err := cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
 				require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 				assert.Contains(t, err.Error(), "0 of 1 replicas")
 				usage, err := client.Get(ctx, key).Int64()
@@ -95,8 +96,8 @@ func TestWaitForReplicasRejectsBadArguments(t *testing.T) {
 func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	ctx := context.Background()
 	primary, replica := primaryAndReplica(t)
-	args := andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
-		Idempotency: andromeda.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
+	args := storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
+		Idempotency: storetypes.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
 	newCache := func() usageStore {
 		client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 1})
 		t.Cleanup(func() { client.Close() })
@@ -105,7 +106,7 @@ func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	first, retrier := newCache(), newCache()
 	// The retrier's one connection writes, and the replica acknowledges it.
 	require.Eventually(t, func() bool {
-		_, err := retrier.AddUsage(ctx, andromeda.AddUsageArgs{Key: "other", Amount: 1, Limit: 1 << 40, CreateMissing: true})
+		_, err := retrier.AddUsage(ctx, storetypes.AddUsageArgs{Key: "other", Amount: 1, Limit: 1 << 40, CreateMissing: true})
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/ramadani/andromeda/cache/redisv9"
 	"github.com/ramadani/andromeda/internal/redistest"
 	"github.com/ramadani/andromeda/internal/scripts"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -25,7 +26,7 @@ func benchAdds(b *testing.B, cache usageStore) {
 	b.RunParallel(func(pb *testing.PB) {
 		key := "bench-" + strconv.FormatInt(n.Add(1)%8, 10)
 		for pb.Next() {
-			if _, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 1 << 50, CreateMissing: true}); err != nil {
+			if _, err := cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 1 << 50, CreateMissing: true}); err != nil {
 				b.Error(err)
 				return
 			}

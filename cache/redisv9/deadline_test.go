@@ -11,6 +11,7 @@ import (
 
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv9"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -71,7 +72,7 @@ func TestChangeHonoursContextOnAPlainClient(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: "dl:{q}", Amount: 1, Limit: 10, CreateMissing: true})
+			_, err := cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: "dl:{q}", Amount: 1, Limit: 10, CreateMissing: true})
 			elapsed := time.Since(start)
 			assert.True(t, errors.Is(err, andromeda.ErrUnknownOutcome), "err: %v", err)
 			assert.Less(t, elapsed, readTimeout/2, "the change waited for the client's timeout, not its context")

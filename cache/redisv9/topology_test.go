@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv9"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -28,7 +28,7 @@ func TestClusterClientLearnsNewOwnerAfterDeadMaster(t *testing.T) {
 	t.Cleanup(func() { client.Close() })
 	cache := storeOver(redisv9.New(client))
 	const key = "moving-key"
-	args := andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100, CreateMissing: true}
+	args := storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 100, CreateMissing: true}
 	_, err = cache.AddUsage(ctx, args) // the client's slot map is warm
 	require.NoError(t, err)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ramadani/andromeda/cache/cachetest"
 	"github.com/ramadani/andromeda/cache/redisv9"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,7 +71,7 @@ func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 			cache := storeOver(redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond)))
 			for i := range 5 { // keys on several masters of the cluster
 				key := fmt.Sprintf("wait-%d", i)
-				_, err := cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
+				_, err := cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
 				require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 				assert.Contains(t, err.Error(), "0 of 1 replicas")
 				usage, err := client.Get(ctx, key).Int64()
@@ -105,7 +106,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	// The add's script also declares the quota's hold buckets. Mid-migration Redis runs a
 	// script with several keys only on a master that holds all of them (else TRYAGAIN), so
 	// the quota gets a hold, and all its keys move together.
-	_, err = storeOver(redisv9.New(client)).ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: "h",
+	_, err = storeOver(redisv9.New(client)).ChangeHold(ctx, storetypes.HoldArgs{Op: storetypes.HoldReserve, Key: key, HoldID: "h",
 		Amount: 1, Limit: 100, HoldFor: time.Hour, Retention: time.Hour})
 	require.NoError(t, err)
 	buckets, hold := andromeda.HoldKeys(key, "h")
@@ -132,7 +133,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	require.NoError(t, source.Do(ctx, "migrate", host, port, "", 0, 5000, "keys", key, buckets, hold).Err())
 
 	cache := storeOver(redisv9.New(client, redisv9.WaitForReplicas(1, 10*time.Millisecond)))
-	_, err = cache.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
+	_, err = cache.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
 	// This cluster has no replicas: the add ran on the target, and WAIT fell short.
 	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 	assert.Contains(t, err.Error(), "0 of 1 replicas")
@@ -155,8 +156,8 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	ctx := context.Background()
 	primary, replica := primaryAndReplica(t)
-	args := andromeda.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
-		Idempotency: andromeda.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
+	args := storetypes.AddUsageArgs{Key: "k", Amount: 1, Limit: 10, CreateMissing: true,
+		Idempotency: storetypes.Idempotency{RecordKey: "k:rec", Retention: time.Minute}}
 	newCache := func() usageStore {
 		client := redis.NewClient(&redis.Options{Addr: primary.Addr, PoolSize: 1})
 		t.Cleanup(func() { client.Close() })
@@ -165,7 +166,7 @@ func TestWaitForReplicasConfirmsReplays(t *testing.T) {
 	first, retrier := newCache(), newCache()
 	// The retrier's one connection writes, and the replica acknowledges it.
 	require.Eventually(t, func() bool {
-		_, err := retrier.AddUsage(ctx, andromeda.AddUsageArgs{Key: "other", Amount: 1, Limit: 1 << 40, CreateMissing: true})
+		_, err := retrier.AddUsage(ctx, storetypes.AddUsageArgs{Key: "other", Amount: 1, Limit: 1 << 40, CreateMissing: true})
 		return err == nil
 	}, 5*time.Second, 10*time.Millisecond)
 

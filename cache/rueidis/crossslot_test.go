@@ -7,6 +7,7 @@ import (
 
 	"github.com/ramadani/andromeda"
 	cache "github.com/ramadani/andromeda/cache/rueidis"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,7 +20,7 @@ func TestKeysInDifferentSlotsAreCrossSlot(t *testing.T) {
 	ctx := context.Background()
 	client := newClient(t, rueidis.ClientOption{InitAddress: cluster.Get(t).Addrs()})
 	for _, c := range []usageStore{storeOver(cache.New(client)), storeOver(cache.New(client, cache.WaitForReplicas(1, 10*time.Millisecond)))} {
-		_, err := c.AddUsages(ctx, []andromeda.AddUsageArgs{
+		_, err := c.AddUsages(ctx, []storetypes.AddUsageArgs{
 			{Key: "campaign-42:usage", Amount: 1, Limit: 10, CreateMissing: true},
 			{Key: "campaign-42:user:ann", Amount: 1, Limit: 2, CreateMissing: true},
 		})

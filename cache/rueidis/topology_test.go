@@ -10,6 +10,7 @@ import (
 	"github.com/ramadani/andromeda"
 	cache "github.com/ramadani/andromeda/cache/rueidis"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,7 +33,7 @@ func TestClusterClientLearnsNewOwnerAfterDeadMaster(t *testing.T) {
 	client := newClient(t, rueidis.ClientOption{InitAddress: c.Addrs()})
 	add := storeOver(cache.New(client))
 	const key = "moving-key"
-	args := andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100, CreateMissing: true}
+	args := storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 100, CreateMissing: true}
 	_, err = add.AddUsage(ctx, args) // the client's slot map is warm
 	require.NoError(t, err)
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ramadani/andromeda/cache/cachetest"
 	cache "github.com/ramadani/andromeda/cache/rueidis"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,7 +67,7 @@ func TestWaitForReplicasShortfallIsUnknown(t *testing.T) {
 			c := storeOver(cache.New(client, cache.WaitForReplicas(1, 10*time.Millisecond)))
 			for i := range 5 { // keys on several masters of the cluster
 				key := fmt.Sprintf("wait-%d", i)
-				_, err := c.AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
+				_, err := c.AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 2, Limit: 10, CreateMissing: true})
 				require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 				assert.Contains(t, err.Error(), "0 of 1 replicas")
 				usage, err := client.Do(ctx, client.B().Get().Key(key).Build()).AsInt64()
@@ -95,7 +96,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	require.NoError(t, client.Do(ctx, client.B().Set().Key(key).Value("5").Build()).Error())
 	// Mid-migration Redis runs a script with several keys only on a master that holds
 	// all of them (else TRYAGAIN): the quota gets a hold, and all its keys move together.
-	_, err = storeOver(cache.New(client)).ChangeHold(ctx, andromeda.HoldArgs{Op: andromeda.HoldReserve, Key: key, HoldID: "h",
+	_, err = storeOver(cache.New(client)).ChangeHold(ctx, storetypes.HoldArgs{Op: storetypes.HoldReserve, Key: key, HoldID: "h",
 		Amount: 1, Limit: 100, HoldFor: time.Hour, Retention: time.Hour})
 	require.NoError(t, err)
 	buckets, hold := andromeda.HoldKeys(key, "h")
@@ -123,7 +124,7 @@ func TestWaitForReplicasFollowsAsk(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = storeOver(cache.New(client, cache.WaitForReplicas(1, 10*time.Millisecond))).
-		AddUsage(ctx, andromeda.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
+		AddUsage(ctx, storetypes.AddUsageArgs{Key: key, Amount: 1, Limit: 100})
 	// This cluster has no replicas: the add ran on the target, and WAIT fell short.
 	require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
 	assert.Contains(t, err.Error(), "0 of 1 replicas")

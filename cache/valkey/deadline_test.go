@@ -9,6 +9,7 @@ import (
 	"github.com/ramadani/andromeda"
 	cache "github.com/ramadani/andromeda/cache/valkey"
 	"github.com/ramadani/andromeda/internal/redistest"
+	"github.com/ramadani/andromeda/internal/storetypes"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/valkey-io/valkey-go"
@@ -21,7 +22,7 @@ func TestChangeHonoursContextOnAHungServer(t *testing.T) {
 	server := redistest.Standalone(t)
 	client := newClient(t, valkey.ClientOption{InitAddress: []string{server.Addr}})
 	c := storeOver(cache.New(client))
-	args := andromeda.AddUsageArgs{Key: "dl:{q}", Amount: 1, Limit: 10, CreateMissing: true}
+	args := storetypes.AddUsageArgs{Key: "dl:{q}", Amount: 1, Limit: 10, CreateMissing: true}
 	_, err := c.AddUsage(context.Background(), args) // warm: connection open, script loaded
 	require.NoError(t, err)
 	require.NoError(t, server.Pause())

@@ -16,6 +16,10 @@ var usageKeyOf = andromeda.GetQuotaKeyFunc(func(_ context.Context, req *andromed
 	return usageKey(req.QuotaID), nil
 })
 
+// limitKeptFor is how long Redis keeps a voucher's limit: a limit changed in the database
+// alone is read again after it.
+const limitKeptFor = time.Minute
+
 // quotas wires the vouchers to andromeda, with the spec's tips built in: the limit is kept
 // in Redis (Option.CacheLimit), so a claim reads it in the same script as the usage and
 // not from the database; the usage is kept in Redis longer than the campaign runs.
@@ -47,9 +51,8 @@ func newQuotas(cache andromeda.Cache, s *store) *quotas {
 		}
 		return max(time.Until(v.EndsAt), 0) + 24*time.Hour, nil
 	})
-	// Read a limit changed in the database again after a minute.
 	limitExpiration := andromeda.GetQuotaExpirationFunc(func(context.Context, *andromeda.QuotaRequest) (time.Duration, error) {
-		return time.Minute, nil
+		return limitKeptFor, nil
 	})
 	q.add = andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{
 		Cache:                   cache,

@@ -15,6 +15,8 @@ type service struct {
 	store  *store
 	cache  andromeda.Cache
 	quotas *quotas
+	// logf logs what clients are not shown (internal errors); nil: log.Printf.
+	logf func(format string, args ...any)
 }
 
 // Claim records that userID claimed the voucher with code, if its quota allows.

@@ -152,6 +152,12 @@ func deleteHistory(ctx context.Context, tx *sql.Tx, voucherID, userID string) er
 	return nil
 }
 
+// setLimit changes a voucher's limit.
+func (s *store) setLimit(ctx context.Context, voucherID string, limit int64) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE vouchers SET quota_limit = $1 WHERE id = $2`, limit, voucherID)
+	return err
+}
+
 // setUsage records the usage that Redis holds for a voucher.
 func (s *store) setUsage(ctx context.Context, voucherID string, usage int64) error {
 	_, err := s.db.ExecContext(ctx, `UPDATE vouchers SET usage = $1 WHERE id = $2`, usage, voucherID)

@@ -198,7 +198,7 @@ func TestClaimUnclaimAndStatus(t *testing.T) {
 			assert.Equal(t, http.StatusCreated, status)
 			status, body = s.post(t, "/vouchers/HEMAT/claim", `{"user_id":"cat"}`)
 			assert.Equal(t, http.StatusConflict, status, "the quota is exhausted")
-			assert.Contains(t, body["error"], "quota limit exceeded")
+			assert.Equal(t, msgExhausted, body["error"])
 
 			status, body = s.post(t, "/vouchers/HEMAT/unclaim", `{"user_id":"ann"}`)
 			require.Equal(t, http.StatusOK, status, body)

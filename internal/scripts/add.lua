@@ -49,6 +49,9 @@ if retention > 0 then
   recordKey = KEYS[nextKey]
   addRecordKey = KEYS[nextKey + 1]
 end
+if recordKey then
+  loadRecords()
+end
 
 -- Records are read with addRecord and reduceRecord (exact.lua): what someone else wrote
 -- there is reported, before anything is written.

@@ -33,77 +33,88 @@ local function read(key)
   return nil, {9, raw, key}
 end
 
--- getRecord returns the string at an idempotency record's key, false when it is absent,
--- or nil and the reply that reports a key of another type.
-local function getRecord(key)
-  local raw = redis.pcall('GET', key)
-  if type(raw) == 'table' then
-    return nil, {10, redis.call('TYPE', key)['ok'], key}
-  end
-  return raw
-end
+-- The record helpers below are defined only by a script that reads records (see
+-- loadRecords): defining a function costs every call of a script, used or not, and a plain
+-- add or reduce never reads a record.
+local getRecord, fields, attemptOK, addRecord, reduceRecord, withAttempt, lateCopy, addStates, reduceStates
 
--- fields splits a record at single spaces; nil when it is not so written.
-local function fields(raw)
-  local out = {}
-  for field in string.gmatch(raw, '[^ ]+') do
-    out[#out + 1] = field
+-- loadRecords defines the record helpers, once per script call that needs them.
+local function loadRecords()
+  if addRecord then
+    return
   end
-  if table.concat(out, ' ') ~= raw then
-    return nil
+  -- getRecord returns the string at an idempotency record's key, false when it is absent,
+  -- or nil and the reply that reports a key of another type.
+  getRecord = function(key)
+    local raw = redis.pcall('GET', key)
+    if type(raw) == 'table' then
+      return nil, {10, redis.call('TYPE', key)['ok'], key}
+    end
+    return raw
   end
-  return out
-end
 
--- attemptOK reports whether a record's attempt field (see Idempotency.Attempt) is absent
--- or one andromeda writes.
-local function attemptOK(attempt)
-  return attempt == nil or string.find(attempt, '^[%w_%-]+$') ~= nil
-end
+  -- fields splits a record at single spaces; nil when it is not so written.
+  fields = function(raw)
+    local out = {}
+    for field in string.gmatch(raw, '[^ ]+') do
+      out[#out + 1] = field
+    end
+    if table.concat(out, ' ') ~= raw then
+      return nil
+    end
+    return out
+  end
 
--- addRecord reads the record of an add, "state usage limit amount attempt" (see add.lua;
--- records of older versions lack the last one or two): a table of its fields, false when
--- it is absent, or nil and the reply that reports what andromeda cannot have written there.
-local addStates = {['0'] = true, ['2'] = true, ['11'] = true, ['12'] = true}
-local function addRecord(key)
-  local raw, bad = getRecord(key)
-  if not raw then
-    return raw, bad
+  -- attemptOK reports whether a record's attempt field (see Idempotency.Attempt) is absent
+  -- or one andromeda writes.
+  attemptOK = function(attempt)
+    return attempt == nil or string.find(attempt, '^[%w_%-]+$') ~= nil
   end
-  local f = fields(raw)
-  if not (f and #f >= 3 and #f <= 5 and addStates[f[1]] and exact(f[2]) and exact(f[3])
-      and (f[4] == nil or f[4] ~= '0' and exact(f[4])) and attemptOK(f[5])) then
-    return nil, {9, raw, key}
-  end
-  return {state = f[1], usage = tonumber(f[2]), limit = f[3], amount = tonumber(f[4]), attempt = f[5] or ''}
-end
 
--- reduceRecord reads the record of a reduce of its own, "status usage attempt" (see
--- reduce.lua; records of older versions lack the attempt), as addRecord does.
-local reduceStates = {['0'] = true, ['3'] = true, ['12'] = true}
-local function reduceRecord(key)
-  local raw, bad = getRecord(key)
-  if not raw then
-    return raw, bad
+  -- addRecord reads the record of an add, "state usage limit amount attempt" (see add.lua;
+  -- records of older versions lack the last one or two): a table of its fields, false when
+  -- it is absent, or nil and the reply that reports what andromeda cannot have written there.
+  addStates = {['0'] = true, ['2'] = true, ['11'] = true, ['12'] = true}
+  addRecord = function(key)
+    local raw, bad = getRecord(key)
+    if not raw then
+      return raw, bad
+    end
+    local f = fields(raw)
+    if not (f and #f >= 3 and #f <= 5 and addStates[f[1]] and exact(f[2]) and exact(f[3])
+        and (f[4] == nil or f[4] ~= '0' and exact(f[4])) and attemptOK(f[5])) then
+      return nil, {9, raw, key}
+    end
+    return {state = f[1], usage = tonumber(f[2]), limit = f[3], amount = tonumber(f[4]), attempt = f[5] or ''}
   end
-  local f = fields(raw)
-  if not (f and #f >= 2 and #f <= 3 and reduceStates[f[1]] and exact(f[2]) and attemptOK(f[3])) then
-    return nil, {9, raw, key}
-  end
-  return {status = tonumber(f[1]), usage = tonumber(f[2]), attempt = f[3] or ''}
-end
 
--- withAttempt appends a record's attempt field, when there is one.
-local function withAttempt(record, attempt)
-  if attempt == '' then
-    return record
+  -- reduceRecord reads the record of a reduce of its own, "status usage attempt" (see
+  -- reduce.lua; records of older versions lack the attempt), as addRecord does.
+  reduceStates = {['0'] = true, ['3'] = true, ['12'] = true}
+  reduceRecord = function(key)
+    local raw, bad = getRecord(key)
+    if not raw then
+      return raw, bad
+    end
+    local f = fields(raw)
+    if not (f and #f >= 2 and #f <= 3 and reduceStates[f[1]] and exact(f[2]) and attemptOK(f[3])) then
+      return nil, {9, raw, key}
+    end
+    return {status = tonumber(f[1]), usage = tonumber(f[2]), attempt = f[3] or ''}
   end
-  return record .. ' ' .. attempt
-end
 
--- lateCopy reports whether a record that says its change was taken back or undone was
--- written for the Do that attempt names: a copy of one of that Do's attempts, held up on
--- the network and delivered after the Do ended, must change nothing.
-local function lateCopy(record, attempt)
-  return attempt ~= '' and record.attempt == attempt
+  -- withAttempt appends a record's attempt field, when there is one.
+  withAttempt = function(record, attempt)
+    if attempt == '' then
+      return record
+    end
+    return record .. ' ' .. attempt
+  end
+
+  -- lateCopy reports whether a record that says its change was taken back or undone was
+  -- written for the Do that attempt names: a copy of one of that Do's attempts, held up on
+  -- the network and delivered after the Do ended, must change nothing.
+  lateCopy = function(record, attempt)
+    return attempt ~= '' and record.attempt == attempt
+  end
 end

@@ -25,8 +25,10 @@
 -- replayed is 1 when nothing changed because the request had been done already.
 -- {9, value, key} when a key holds a value andromeda did not write, {10, type, key} when
 -- it is of another type; then nothing is changed.
--- exact comes from exact.lua, serverMs and sweepBuckets from holds_release.lua, which the
+-- exact comes from exact.lua, serverMs and sweepBuckets from holds_release.lua (loadHolds), which the
 -- Go side puts before this script.
+
+loadHolds()
 
 local usageKey, bucketsKey, holdKey = KEYS[1], KEYS[2], KEYS[3]
 local mode = ARGV[1]

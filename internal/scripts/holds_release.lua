@@ -12,74 +12,84 @@
 -- number of holds. Releasing is O(buckets), never O(holds).
 -- exact(raw) comes from exact.lua, which the Go side puts before this.
 
--- serverMs is the server's time in milliseconds.
-local function serverMs()
-  local time = redis.call('TIME')
-  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-end
+-- The helpers below are defined only when a script finds holds (see loadHolds): defining
+-- a function costs every call of a script, and most quotas never hold anything.
+local serverMs, foreignBucket, sweepBuckets
 
--- foreignBucket reports whether a field of a buckets hash and its value are not as andromeda
--- writes them: epoch and next are numbers; every other field is a bucket, a positive end
--- and a sum as HINCRBY writes it, never 0 (take() deletes it) and far below 10^18
--- ("02", or a sum no integer holds, someone else wrote).
-local function foreignBucket(field, value)
-  if field == 'epoch' or field == 'next' then
-    return not string.match(value, '^%d+$')
+-- loadHolds defines the hold helpers, once per script call that needs them.
+local function loadHolds()
+  if sweepBuckets then
+    return
   end
-  return not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 18
-end
+  -- serverMs is the server's time in milliseconds.
+  serverMs = function()
+    local time = redis.call('TIME')
+    return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  end
 
--- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
--- usageKey (raw, a usage exact() accepts) goes down by their sum, never below zero. A hash left
--- with no bucket is deleted. It returns the usage after it and the epoch (nil when the hash
--- is gone), or nil and the offending field and value when the hash holds something andromeda
--- did not write; then nothing is changed.
-local function sweepBuckets(usageKey, bucketsKey, raw, now)
-  local fields = redis.call('HGETALL', bucketsKey)
-  local usage = tonumber(raw)
-  local expired, released, live, soonest, epoch, recorded = {}, 0, 0, nil, nil, nil
-  for i = 1, #fields, 2 do
-    local field, value = fields[i], fields[i + 1]
-    if foreignBucket(field, value) then
-      return nil, field, value
+  -- foreignBucket reports whether a field of a buckets hash and its value are not as andromeda
+  -- writes them: epoch and next are numbers; every other field is a bucket, a positive end
+  -- and a sum as HINCRBY writes it, never 0 (take() deletes it) and far below 10^18
+  -- ("02", or a sum no integer holds, someone else wrote).
+  foreignBucket = function(field, value)
+    if field == 'epoch' or field == 'next' then
+      return not string.match(value, '^%d+$')
     end
-    if field == 'epoch' then
-      epoch = value
-    elseif field == 'next' then
-      recorded = value
-    else
-      local ends = tonumber(field)
-      if ends <= now then
-        expired[#expired + 1] = field
-        released = released + tonumber(value) -- beyond 2^53 it rounds, but stays above any usage
+    return not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 18
+  end
+
+  -- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
+  -- usageKey (raw, a usage exact() accepts) goes down by their sum, never below zero. A hash left
+  -- with no bucket is deleted. It returns the usage after it and the epoch (nil when the hash
+  -- is gone), or nil and the offending field and value when the hash holds something andromeda
+  -- did not write; then nothing is changed.
+  sweepBuckets = function(usageKey, bucketsKey, raw, now)
+    local fields = redis.call('HGETALL', bucketsKey)
+    local usage = tonumber(raw)
+    local expired, released, live, soonest, epoch, recorded = {}, 0, 0, nil, nil, nil
+    for i = 1, #fields, 2 do
+      local field, value = fields[i], fields[i + 1]
+      if foreignBucket(field, value) then
+        return nil, field, value
+      end
+      if field == 'epoch' then
+        epoch = value
+      elseif field == 'next' then
+        recorded = value
       else
-        live = live + 1
-        if not soonest or ends < soonest then
-          soonest = ends
+        local ends = tonumber(field)
+        if ends <= now then
+          expired[#expired + 1] = field
+          released = released + tonumber(value) -- beyond 2^53 it rounds, but stays above any usage
+        else
+          live = live + 1
+          if not soonest or ends < soonest then
+            soonest = ends
+          end
         end
       end
     end
-  end
-  if live == 0 then
-    redis.call('DEL', bucketsKey)
-    epoch = nil
-  else
-    if #expired > 0 then
-      redis.call('HDEL', bucketsKey, unpack(expired))
+    if live == 0 then
+      redis.call('DEL', bucketsKey)
+      epoch = nil
+    else
+      if #expired > 0 then
+        redis.call('HDEL', bucketsKey, unpack(expired))
+      end
+      -- Also when a commit or cancel emptied the soonest bucket: a stale next would make
+      -- every call sweep until the next bucket ends.
+      local soonestText = string.format('%d', soonest)
+      if recorded ~= soonestText then
+        redis.call('HSET', bucketsKey, 'next', soonestText)
+      end
     end
-    -- Also when a commit or cancel emptied the soonest bucket: a stale next would make
-    -- every call sweep until the next bucket ends.
-    local soonestText = string.format('%d', soonest)
-    if recorded ~= soonestText then
-      redis.call('HSET', bucketsKey, 'next', soonestText)
+    -- A plain reduce may have given some of it back already: never below zero.
+    local give = math.min(released, usage)
+    if give > 0 then
+      usage = redis.call('DECRBY', usageKey, string.format('%d', give))
     end
+    return usage, epoch
   end
-  -- A plain reduce may have given some of it back already: never below zero.
-  local give = math.min(released, usage)
-  if give > 0 then
-    usage = redis.call('DECRBY', usageKey, string.format('%d', give))
-  end
-  return usage, epoch
 end
 
 -- releaseExpiredHolds runs before a plain usage script. The last `quotas` KEYS are the
@@ -92,6 +102,13 @@ end
 -- returns {9, field=value, buckets key} or {10, type, buckets key} and the quota's index.
 local function releaseExpiredHolds(quotas)
   local first = #KEYS - quotas
+  if quotas == 1 then -- the common case, a quota with no holds: one HGET, no tables
+    local soonest = redis.pcall('HGET', KEYS[first + 1], 'next')
+    if not soonest then
+      KEYS[first + 1] = nil
+      return
+    end
+  end
   local bucketKeys = {}
   for i = quotas, 1, -1 do -- from the end, so that KEYS never has a hole
     bucketKeys[i] = KEYS[first + i]
@@ -106,6 +123,7 @@ local function releaseExpiredHolds(quotas)
       return {10, redis.call('TYPE', bucketsKey)['ok'], bucketsKey}, i
     end
     if soonest then
+      loadHolds()
       if foreignBucket('next', soonest) then
         return {9, 'next=' .. soonest, bucketsKey}, i
       end

@@ -32,6 +32,7 @@ local undo = ARGV[3] == '2'
 local attempt = ARGV[4] or ''
 local recordKey, addRecordKey
 if retention > 0 then
+  loadRecords()
   if undo then
     addRecordKey = KEYS[2]
   else

@@ -55,3 +55,36 @@ func normalize(code string) string {
 	}
 	return strings.Join(strings.Fields(strings.Join(kept, "\n")), " ")
 }
+
+// Every Go block of the README is code that compiles: it is found, as written, in a Go
+// file of this tree (the walk-through, the quick start, the snippets) or of the
+// OpenTelemetry module (its wiring example).
+func TestEveryREADMEGoBlockIsCompiled(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sources strings.Builder
+	for _, dir := range []string{".", "internal", "../../extra/andromedaotel"} {
+		names, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no Go files in %s (%v)", dir, err)
+		}
+		for _, name := range names {
+			src, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sources.WriteString(normalize(string(src)))
+		}
+	}
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	for _, block := range blocks {
+		if !strings.Contains(sources.String(), normalize(block[1])) {
+			t.Errorf("README Go block is not in the compiled sources:\n%s", block[1])
+		}
+	}
+	if len(blocks) < 15 {
+		t.Errorf("found %d Go blocks in the README, want at least 15", len(blocks))
+	}
+}

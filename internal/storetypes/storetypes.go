@@ -1,8 +1,11 @@
-package andromeda
+// Package storetypes holds the arguments and results of the root package's store: the
+// inputs and outcomes of its scripts, which users never touch. The root package uses them
+// through unexported aliases; cache/cachetest reaches them through internal/storehook.
+package storetypes
 
 import "time"
 
-// LoadArgs describes the loader's write (see CacheLock.SetUsageIfAbsent).
+// LoadArgs describes the loader's write (the fenced write under the loader lock, fenced_load.lua).
 type LoadArgs struct {
 	Key   string
 	Value int64
@@ -13,14 +16,14 @@ type LoadArgs struct {
 	Drop []string
 }
 
-// AddUsageArgs describes one atomic add (see Cache.AddUsage).
+// AddUsageArgs describes one atomic add (the store's AddUsage, add.lua).
 type AddUsageArgs struct {
 	Key    string
 	Amount int64
 	// Limit is the limit, unless LimitKey is set.
 	Limit int64
 	// LimitKey, if set, is the key holding the limit, read in the same atomic step. It
-	// must share Key's cluster hash slot (see LimitKey).
+	// must share Key's cluster hash slot (see andromeda.LimitKey).
 	LimitKey string
 	// CreateMissing makes an absent key start from zero, so that the add is applied to
 	// zero and the result stored with Expiration (0 means none). Without it an absent
@@ -31,7 +34,7 @@ type AddUsageArgs struct {
 	Idempotency Idempotency
 }
 
-// ReduceUsageArgs describes one atomic reduce (see Cache.ReduceUsage).
+// ReduceUsageArgs describes one atomic reduce (the store's ReduceUsage, reduce.lua).
 type ReduceUsageArgs struct {
 	Key    string
 	Amount int64
@@ -40,7 +43,7 @@ type ReduceUsageArgs struct {
 }
 
 // Idempotency ties a change to a record of its outcome, written in the same atomic step,
-// so that the change applies at most once (see QuotaUsageRequest.IdempotencyKey).
+// so that the change applies at most once (see andromeda.QuotaUsageRequest.IdempotencyKey).
 type Idempotency struct {
 	// RecordKey holds the outcome; empty means no record. It must share the usage key's
 	// cluster hash slot. While it exists, the change is not applied again: its recorded
@@ -83,7 +86,7 @@ const (
 	HoldCancel
 )
 
-// HoldArgs describes one hold operation (see Cache.ChangeHold). The keys that keep the
+// HoldArgs describes one hold operation (the store's ChangeHold, hold.lua). The keys that keep the
 // holds are derived from Key and share its cluster hash slot.
 type HoldArgs struct {
 	Op     HoldOp
