@@ -44,6 +44,12 @@ func New(client rd.Client, opts ...Option) andromeda.Cache {
 	return a
 }
 
+// The optional interfaces the library looks for.
+var (
+	_ andromeda.SlotRefresher = (*adapter)(nil)
+	_ andromeda.ReplicaWaiter = (*adapter)(nil)
+)
+
 type adapter struct {
 	client rd.Client
 	unlock *rd.Lua // the lock's compare-and-delete

@@ -148,3 +148,15 @@ func TestErrorReplyKeepsERR(t *testing.T) {
 	assert.True(t, errors.As(err, &clientErr), "errors.As finds the client's error")
 	assert.NotErrorIs(t, err, andromeda.ErrNotSent)
 }
+
+// The library makes a cluster client relearn its slot map (here: learns that it does so
+// by itself) and waits for replicas only when asked to.
+func TestOptionalInterfaces(t *testing.T) {
+	standalone := newClient(t, rueidis.ClientOption{InitAddress: []string{redistest.Standalone(t).Addr}})
+	clustered := newClient(t, rueidis.ClientOption{InitAddress: cluster.Get(t).Addrs()})
+	ctx := context.Background()
+	assert.False(t, cache.New(standalone).(andromeda.SlotRefresher).RefreshSlots(ctx))
+	assert.True(t, cache.New(clustered).(andromeda.SlotRefresher).RefreshSlots(ctx))
+	assert.False(t, cache.New(standalone).(andromeda.ReplicaWaiter).WaitsForReplicas())
+	assert.True(t, cache.New(standalone, cache.WaitForReplicas(1, time.Second)).(andromeda.ReplicaWaiter).WaitsForReplicas())
+}

@@ -48,6 +48,12 @@ func New(client vk.Client, opts ...Option) andromeda.Cache {
 	return a
 }
 
+// The optional interfaces the library looks for.
+var (
+	_ andromeda.SlotRefresher = (*adapter)(nil)
+	_ andromeda.ReplicaWaiter = (*adapter)(nil)
+)
+
 type adapter struct {
 	client vk.Client
 	unlock *vk.Lua // the lock's compare-and-delete
