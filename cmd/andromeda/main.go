@@ -118,10 +118,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "usage: andromeda %s [flags] %s\n  %s\n", name, cmd.args, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(global.Args()[1:]); err != nil {
+	rest, err := parseInterleaved(fs, global.Args()[1:])
+	if err != nil {
 		return flagError(err)
 	}
-	rest := fs.Args()
 	if len(rest) < cmd.minArgs || (cmd.maxArgs >= 0 && len(rest) > cmd.maxArgs) {
 		return usagef("%s takes %s, got %d argument(s)", name, cmd.args, len(rest))
 	}

@@ -158,6 +158,10 @@ func TestSetLimit(t *testing.T) {
 		ttl := tg.client.PTTL(ctx, andromeda.LimitKey("q")).Val()
 		assert.True(t, ttl > 59*time.Minute && ttl <= time.Hour, "TTL %v", ttl)
 
+		r = tg.cli("set-limit", "q", "43", "-expire", "1h") // flags after the arguments, as the README writes them
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, "43", tg.client.Get(ctx, andromeda.LimitKey("q")).Val())
+
 		r = tg.cli("set-limit", "q", "7") // no expiration
 		require.Equal(t, 0, r.code, r.stderr)
 		assert.Equal(t, "7", tg.client.Get(ctx, andromeda.LimitKey("q")).Val())
