@@ -165,6 +165,6 @@ const maxIdempotencyKey = 256
 const MaxAmount = 1 << 53
 
 const (
-	opAdd    = "add"
-	opReduce = "reduce"
+	opAdd    = OpAdd
+	opReduce = OpReduce
 )
