@@ -13,10 +13,11 @@
 //	watch KEY...            usage against limit, refreshed every -interval (default 1s),
 //	                        -count N times (default: until interrupted)
 //
-// Connection flags (before or after COMMAND): -addr host:port (a standalone server, the
-// default localhost:6379), -cluster a,b,c (a Redis Cluster), -sentinel a,b,c with -master
-// NAME (Sentinel), -password, -db, -timeout. It exits with 0 on success, 1 when Redis or a
-// value it holds made the command fail, and 2 on a usage error.
+// Flags may follow the arguments too ("inspect KEY -hold ID"). Connection flags (before
+// or after COMMAND): -addr host:port (a standalone server, the default localhost:6379),
+// -cluster a,b,c (a Redis Cluster), -sentinel a,b,c with -master NAME (Sentinel),
+// -password, -db, -timeout. It exits with 0 on success, 1 when Redis or a value it holds
+// made the command fail, and 2 on a usage error.
 package main
 
 import (
