@@ -11,8 +11,8 @@ import (
 // Cache is the Redis transport andromeda keeps quota usage through: it runs the
 // library's Lua scripts, reads keys, and takes the loader's lock. The algorithms own the
 // scripts, their arguments and replies; a Cache only carries them. Use an adapter such as
-// cache/redisv9 (recommended) or cache/redisv8; another implementation should pass the
-// cache/cachetest conformance suite.
+// cache/redisv9 (recommended), cache/redisv8, cache/rueidis or cache/valkey; another
+// implementation should pass the cache/cachetest conformance suite.
 //
 // Every method honours ctx.
 type Cache interface {

@@ -14,11 +14,15 @@ import (
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/cache/redisv9"
+	"github.com/ramadani/andromeda/cache/rueidis"
+	"github.com/ramadani/andromeda/cache/valkey"
 	"github.com/ramadani/andromeda/internal/faultproxy"
 	"github.com/ramadani/andromeda/internal/redistest"
 	"github.com/redis/go-redis/v9"
+	rueidisclient "github.com/redis/rueidis"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	valkeyclient "github.com/valkey-io/valkey-go"
 )
 
 // These tests build clients the way a new user would, with DEFAULT options: go-redis
@@ -50,6 +54,18 @@ var defaultClientCaches = []defaultClientCache{
 		client := redisv8client.NewClient(&redisv8client.Options{Addr: addr})
 		t.Cleanup(func() { client.Close() })
 		return redisv8.New(client)
+	}},
+	{"rueidis", func(t *testing.T, addr string) andromeda.Cache {
+		client, err := rueidisclient.NewClient(rueidisclient.ClientOption{InitAddress: []string{addr}})
+		require.NoError(t, err)
+		t.Cleanup(client.Close)
+		return rueidis.New(client)
+	}},
+	{"valkey", func(t *testing.T, addr string) andromeda.Cache {
+		client, err := valkeyclient.NewClient(valkeyclient.ClientOption{InitAddress: []string{addr}})
+		require.NoError(t, err)
+		t.Cleanup(client.Close)
+		return valkey.New(client)
 	}},
 }
 
@@ -140,7 +156,7 @@ func constKey(key string) andromeda.GetQuotaKey {
 
 // A change is counted at most once: the usage moves by at least the changes reported
 // done and at most those plus the ones reported unknown, for add, reduce, coalesced add
-// and multi-quota add, through go-redis v9 and v8 clients with default options.
+// and multi-quota add, through go-redis v9 and v8, rueidis and valkey-go clients with default options.
 func TestResendsNeverCountTwice(t *testing.T) {
 	redistest.Require(t)
 	const key = "resend:{q}:usage"
@@ -266,7 +282,10 @@ func TestKeyedRequestsCountExactlyOnceUnderResends(t *testing.T) {
 // proxy that closes each connection as soon as it opens: go-redis v9 fails its handshake
 // before sending the script (ErrRedisUnavailable); v8 has no handshake, so the script was
 // written before the close was seen, and from the client's side it may have run
-// (ErrUnknownOutcome).
+// (ErrUnknownOutcome). rueidis and valkey-go connect when the client is built: the
+// connection they hold is cut with the fault, and the adds written on it before the client
+// sees the cut may have run from its side (ErrUnknownOutcome); the rest are refused at the
+// dial (ErrRedisUnavailable).
 func TestUnreachableRedisIsATypedError(t *testing.T) {
 	redistest.Require(t)
 	const key = "down:{q}:usage"
@@ -279,6 +298,7 @@ func TestUnreachableRedisIsATypedError(t *testing.T) {
 					rig.proxy.Close()
 				} else {
 					rig.proxy.Refuse(true)
+					rig.proxy.CutAll() // the connections a client opened when it was built
 				}
 				started := time.Now()
 				o := drive(16, func(i int) error {
@@ -287,7 +307,8 @@ func TestUnreachableRedisIsATypedError(t *testing.T) {
 				})
 				elapsed := time.Since(started)
 				assert.Empty(t, o.untyped)
-				if fault == "refused" || adapter.name == "v9" {
+				eager := adapter.name == "rueidis" || adapter.name == "valkey"
+				if !eager && (fault == "refused" || adapter.name == "v9") {
 					assert.Equal(t, int64(16), o.unavailable.Load(), "nothing was sent")
 				} else {
 					assert.Equal(t, int64(16), o.unavailable.Load()+o.unknown.Load())

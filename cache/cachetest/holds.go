@@ -16,7 +16,7 @@ import (
 // quota's hold buckets (see andromeda.HoldKeys) fails it.
 func testEveryScriptReleasesHolds(t *testing.T, h Harness) {
 	ctx := context.Background()
-	const holdFor = 100 * time.Millisecond
+	const holdFor = 300 * time.Millisecond // long enough that none ends while the five are made, on a slow machine with WAIT
 	// expireHolds sets the usage at each key to 0, holds 5 of it for holdFor in holds of
 	// their own, and waits until the holds expired.
 	round := 0

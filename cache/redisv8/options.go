@@ -3,14 +3,14 @@ package redisv8
 import (
 	"time"
 
-	"github.com/ramadani/andromeda/cache/internal/goredis"
+	"github.com/ramadani/andromeda/cache/internal/replicawait"
 )
 
 // Option configures New.
 type Option func(*options)
 
 type options struct {
-	replicas goredis.ReplicaWait // the zero value sends no WAIT
+	replicas replicawait.Wait // the zero value sends no WAIT
 }
 
 // WaitForReplicas makes every change (add, reduce, multi-quota, hold and coalesced
@@ -37,6 +37,6 @@ type options struct {
 // and with a cluster client (WAIT goes to the master that owns the keys); not with a
 // Ring, whose shards are standalone servers (New panics).
 func WaitForReplicas(n int, timeout time.Duration) Option {
-	wait := goredis.NewReplicaWait("redisv8.WaitForReplicas", n, timeout)
+	wait := replicawait.New("redisv8.WaitForReplicas", n, timeout)
 	return func(o *options) { o.replicas = wait }
 }

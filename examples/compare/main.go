@@ -1,12 +1,15 @@
-// Command compare measures, in one run, against the same Redis with the same client and
-// concurrency: a raw INCRBY, a bare Lua check-and-increment (one key only), andromeda's
-// add, its add with coalescing, and its add with an idempotency key, over 1 hot key or
-// spread over many. It prints operations per second, the ratios to raw INCRBY and to a
-// plain add, latency percentiles, allocations per operation and, with -commandstats,
-// the Redis time of each call (INFO commandstats usec_per_call, after CONFIG RESETSTAT:
-// use a Redis of your own).
+// Command compare measures, in one run, against the same Redis with the same concurrency,
+// for each client asked for (-clients: go-redis v9 and v8, rueidis, valkey-go): the
+// client's raw INCRBY, a bare Lua check-and-increment (one key only; go-redis v9 and
+// rueidis), andromeda's add, its add with coalescing, and its add with an idempotency key,
+// over 1 hot key or spread over many; with -redis-benchmark also `redis-benchmark -P 16
+// -t incr`, the server's ceiling. It prints operations per second, the ratios to the first
+// client's raw INCRBY, to the row's own client's INCRBY and to its plain add, latency
+// percentiles, allocations per operation and, with -commandstats, the Redis time of each
+// call (INFO commandstats usec_per_call, after CONFIG RESETSTAT: use a Redis of your own).
 //
 //	go run ./examples/compare -redis 127.0.0.1:6379
+//	go run ./examples/compare -redis 127.0.0.1:6379 -clients v9,rueidis -redis-benchmark -concurrency 256
 //	go run ./examples/compare -redis 127.0.0.1:6379 -keys 1,100,10000,1000000 -keyed -commandstats
 //
 // Every key it writes has a prefix of its own and expires a minute after the run.
@@ -19,6 +22,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"runtime"
 	"sort"
 	"strconv"
@@ -29,7 +33,6 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
-	"github.com/ramadani/andromeda/cache/redisv9"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -41,6 +44,8 @@ func main() {
 	keys := flag.String("keys", "1", "comma-separated numbers of quotas the adds are spread over, at random")
 	keyed := flag.Bool("keyed", false, "also measure adds that carry an idempotency key, one per add")
 	stats := flag.Bool("commandstats", false, "report Redis's time per call of each mode (resets the server's stats)")
+	clients := flag.String("clients", "v9,rueidis", "comma-separated clients, each measured in every mode: v9, v8 (go-redis), rueidis, valkey (valkey-go)")
+	benchmark := flag.Bool("redis-benchmark", false, "also run `redis-benchmark -P 16 -t incr -q` (on the PATH) against the same server in each round")
 	flag.Parse()
 	var counts []int
 	for _, f := range strings.Split(*keys, ",") {
@@ -51,7 +56,8 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
-	conf := config{addr: *addr, concurrency: *concurrency, duration: *duration, rounds: *rounds, keyed: *keyed, stats: *stats}
+	conf := config{addr: *addr, concurrency: *concurrency, duration: *duration, rounds: *rounds, keyed: *keyed, stats: *stats,
+		clients: strings.Split(*clients, ","), benchmark: *benchmark}
 	for _, n := range counts {
 		conf.keys = n
 		if err := run(os.Stdout, conf); err != nil {
@@ -69,6 +75,8 @@ type config struct {
 	keys        int
 	keyed       bool
 	stats       bool
+	clients     []string
+	benchmark   bool
 }
 
 // prefix starts every key the modes write; each key expires after keyTTL.
@@ -77,19 +85,25 @@ const (
 	keyTTL = time.Minute
 )
 
-// bareScript is the least a check-and-increment can do in Lua.
-var bareScript = redis.NewScript(`
+// bareSource is the least a check-and-increment can do in Lua.
+const bareSource = `
 local usage = tonumber(redis.call('GET', KEYS[1]) or '0')
 if usage + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return v`)
+return v`
+
+var bareScript = redis.NewScript(bareSource)
 
 type mode struct {
 	name string
 	// command is the Redis command whose commandstats this mode's calls show up in.
 	command string
 	op      func(ctx context.Context, quota int) error
+	// incr and add index the rows of this mode's client's raw INCRBY and plain add.
+	incr, add int
+	// external, when set, measures the mode outside this process (redis-benchmark).
+	external func() (measurement, error)
 }
 
 type measurement struct {
@@ -126,48 +140,65 @@ func run(out io.Writer, conf config) error {
 	for i := range ids {
 		ids[i] = strconv.Itoa(i)
 	}
-	cache := redisv9.New(client)
 	limit := andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) { return andromeda.MaxAmount, nil })
 	keyOf := andromeda.GetQuotaKeyFunc(func(_ context.Context, r *andromeda.QuotaRequest) (string, error) {
 		i, _ := strconv.Atoi(r.QuotaID)
 		return keys[i], nil
 	})
 	ttl := andromeda.GetQuotaExpirationFunc(func(context.Context, *andromeda.QuotaRequest) (time.Duration, error) { return keyTTL, nil })
-	newAdd := func(option andromeda.AddUsageOption) andromeda.UpdateQuotaUsage {
-		return andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: limit, GetQuotaUsageKey: keyOf,
-			GetQuotaUsageExpiration: ttl, Option: option})
-	}
-	add := newAdd(andromeda.AddUsageOption{})
-	coalesced := newAdd(andromeda.AddUsageOption{Coalesce: true})
-	keyedAdd := newAdd(andromeda.AddUsageOption{IdempotencyRetention: keyTTL})
 	var orders atomic.Int64
 	runID := strconv.FormatInt(time.Now().UnixNano(), 36)
 
-	modes := []mode{
-		{"raw INCRBY", "incrby", func(ctx context.Context, q int) error { return client.IncrBy(ctx, keys[q], 1).Err() }},
+	var modes []mode
+	for _, name := range conf.clients {
+		c, err := newClient(strings.TrimSpace(name), conf.addr, conf.concurrency)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		newAdd := func(option andromeda.AddUsageOption) andromeda.UpdateQuotaUsage {
+			return andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: c.cache, GetQuotaLimit: limit, GetQuotaUsageKey: keyOf,
+				GetQuotaUsageExpiration: ttl, Option: option})
+		}
+		add := newAdd(andromeda.AddUsageOption{})
+		coalesced := newAdd(andromeda.AddUsageOption{Coalesce: true})
+		keyedAdd := newAdd(andromeda.AddUsageOption{IdempotencyRetention: keyTTL})
+		incr := len(modes)
+		modes = append(modes, mode{name: c.name + ": raw INCRBY", command: "incrby", op: func(ctx context.Context, q int) error { return c.incr(ctx, keys[q]) }})
+		if conf.keys == 1 && c.bare != nil {
+			modes = append(modes, mode{name: c.name + ": bare Lua check-and-increment", command: "evalsha", op: func(ctx context.Context, q int) error {
+				return c.bare(ctx, keys[q])
+			}})
+		}
+		plain := len(modes)
+		modes = append(modes,
+			mode{name: c.name + ": andromeda add", command: "evalsha", op: func(ctx context.Context, q int) error {
+				_, err := add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1})
+				return err
+			}},
+			mode{name: c.name + ": andromeda add, coalesced", command: "evalsha", op: func(ctx context.Context, q int) error {
+				_, err := coalesced.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1})
+				return err
+			}})
+		if conf.keyed {
+			modes = append(modes, mode{name: c.name + ": andromeda add, keyed", command: "evalsha", op: func(ctx context.Context, q int) error {
+				r := &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1, IdempotencyKey: runID + "-" + strconv.FormatInt(orders.Add(1), 36)}
+				_, err := keyedAdd.Do(ctx, r)
+				return err
+			}})
+		}
+		for i := incr; i < len(modes); i++ {
+			modes[i].incr, modes[i].add = incr, plain
+		}
 	}
-	if conf.keys == 1 {
-		modes = append(modes, mode{"bare Lua check-and-increment", "evalsha", func(ctx context.Context, q int) error {
-			return bareScript.Run(ctx, client, []string{keys[q]}, 1, andromeda.MaxAmount, keyTTL.Milliseconds()).Err()
-		}})
-	}
-	modes = append(modes,
-		mode{"andromeda add", "evalsha", func(ctx context.Context, q int) error {
-			_, err := add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1})
-			return err
-		}},
-		mode{"andromeda add, coalesced", "evalsha", func(ctx context.Context, q int) error {
-			_, err := coalesced.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1})
-			return err
-		}})
-	if conf.keyed {
-		modes = append(modes, mode{"andromeda add, keyed", "evalsha", func(ctx context.Context, q int) error {
-			r := &andromeda.QuotaUsageRequest{QuotaID: ids[q], Usage: 1, IdempotencyKey: runID + "-" + strconv.FormatInt(orders.Add(1), 36)}
-			_, err := keyedAdd.Do(ctx, r)
-			return err
-		}})
+	if conf.benchmark {
+		modes = append(modes, mode{name: "redis-benchmark -P 16 -t incr", command: "incr", incr: -1, add: -1,
+			external: func() (measurement, error) { return redisBenchmark(conf.addr) }})
 	}
 	for _, m := range modes { // warm up: connections, scripts
+		if m.op == nil {
+			continue
+		}
 		if err := m.op(ctx, 0); err != nil {
 			return fmt.Errorf("%s: %w", m.name, err)
 		}
@@ -183,7 +214,13 @@ func run(out io.Writer, conf config) error {
 					return fmt.Errorf("CONFIG RESETSTAT: %w", err)
 				}
 			}
-			res, err := measure(ctx, m.op, conf)
+			var res measurement
+			var err error
+			if m.external != nil {
+				res, err = m.external()
+			} else {
+				res, err = measure(ctx, m.op, conf)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", m.name, err)
 			}
@@ -192,7 +229,7 @@ func run(out io.Writer, conf config) error {
 				if err != nil {
 					return err
 				}
-				res.usecPerOp, res.callsPerOp = usec, float64(calls)/float64(res.ops)
+				res.usecPerOp, res.callsPerOp = usec, float64(calls)/float64(max(res.ops, 1))
 			}
 			results[i] = append(results[i], res)
 		}
@@ -201,32 +238,64 @@ func run(out io.Writer, conf config) error {
 	fmt.Fprintf(out, "%d goroutines on %d key(s), %d rounds of %v per mode, Redis at %s, GOMAXPROCS %d\n",
 		conf.concurrency, conf.keys, conf.rounds, conf.duration, conf.addr, runtime.GOMAXPROCS(0))
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "mode\tops/s\tvs INCRBY\tvs add\tp50\tp99\tallocs/op\t"
+	header := "mode\tops/s\tvs " + modes[0].name + "\tvs own INCRBY\tvs own add\t"
+	ceiling := -1 // the redis-benchmark row
+	if conf.benchmark {
+		ceiling = len(modes) - 1
+		header += "vs redis-benchmark\t"
+	}
+	header += "p50\tp99\tallocs/op\t"
 	if conf.stats {
 		header += "Redis µs/call\tcalls/op\t"
 	}
 	fmt.Fprintln(w, header)
-	plain := -1
-	for i, m := range modes {
-		if m.name == "andromeda add" {
-			plain = i
+	ratio := func(i, base int) string {
+		if base < 0 || base == i {
+			return "-"
 		}
+		return fmt.Sprintf("%.2fx", medianRatio(results[i], results[base]))
 	}
 	for i, m := range modes {
 		med := median(results[i])
-		vsAdd := "-"
-		if plain >= 0 && i > 0 {
-			vsAdd = fmt.Sprintf("%.2fx", medianRatio(results[i], results[plain]))
+		p50, p99, allocs := "-", "-", "-" // not known for a mode measured outside this process
+		if m.external == nil {
+			p50, p99 = med.percentile(0.5).Round(time.Microsecond).String(), med.percentile(0.99).Round(time.Microsecond).String()
+			allocs = fmt.Sprintf("%.1f", float64(med.allocs)/float64(med.ops))
 		}
-		fmt.Fprintf(w, "%s\t%.0f\t%.2fx\t%s\t%v\t%v\t%.1f\t", m.name, med.rate(), medianRatio(results[i], results[0]), vsAdd,
-			med.percentile(0.5).Round(time.Microsecond), med.percentile(0.99).Round(time.Microsecond),
-			float64(med.allocs)/float64(med.ops))
+		fmt.Fprintf(w, "%s\t%.0f\t%s\t%s\t%s\t", m.name, med.rate(), ratio(i, 0), ratio(i, m.incr), ratio(i, m.add))
+		if conf.benchmark {
+			fmt.Fprintf(w, "%s\t", ratio(i, ceiling))
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t", p50, p99, allocs)
 		if conf.stats {
 			fmt.Fprintf(w, "%.2f\t%.3f\t", med.usecPerOp, med.callsPerOp)
 		}
 		fmt.Fprintln(w)
 	}
 	return w.Flush()
+}
+
+// redisBenchmark runs `redis-benchmark -P 16 -t incr -q` against addr: its INCR rate,
+// 16 commands per pipeline from 50 connections, is what the server can do at most.
+func redisBenchmark(addr string) (measurement, error) {
+	host, port, _ := strings.Cut(addr, ":")
+	const requests = 2_000_000
+	out, err := exec.Command("redis-benchmark", "-h", host, "-p", port, "-P", "16", "-t", "incr", "-n", strconv.Itoa(requests), "-q").Output()
+	if err != nil {
+		return measurement{}, fmt.Errorf("redis-benchmark: %w", err)
+	}
+	// -q prints progress lines ending in \r, then "INCR: 1150000.00 requests per second, ...".
+	text := string(out)
+	i := strings.LastIndex(text, "INCR: ")
+	if i < 0 {
+		return measurement{}, fmt.Errorf("redis-benchmark: no INCR rate in %q", text)
+	}
+	fields := strings.Fields(text[i+len("INCR: "):])
+	rate, err := strconv.ParseFloat(fields[0], 64)
+	if err != nil || rate <= 0 {
+		return measurement{}, fmt.Errorf("redis-benchmark: no INCR rate in %q", text)
+	}
+	return measurement{ops: requests, elapsed: time.Duration(float64(requests) / rate * float64(time.Second))}, nil
 }
 
 // commandStats reads the calls and usec_per_call of command from INFO commandstats.

@@ -6,6 +6,7 @@
 //	go run ./examples/flashsale -redis 127.0.0.1:6379
 //	go run ./examples/flashsale -cluster 127.0.0.1:7000,127.0.0.1:7001,127.0.0.1:7002
 //	go run ./examples/flashsale -redis 127.0.0.1:6379 -coalesce -concurrency 256
+//	go run ./examples/flashsale -redis 127.0.0.1:6379 -client rueidis   # or valkey, v9, v8
 //
 // It exits with status 1 if anything was oversold or Redis disagrees with the orders.
 package main
@@ -25,8 +26,12 @@ import (
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv8"
 	"github.com/ramadani/andromeda/cache/redisv9"
+	rueidiscache "github.com/ramadani/andromeda/cache/rueidis"
+	valkeycache "github.com/ramadani/andromeda/cache/valkey"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/rueidis"
 	"github.com/schollz/progressbar/v3"
+	"github.com/valkey-io/valkey-go"
 	"golang.org/x/term"
 )
 
@@ -36,7 +41,7 @@ const saleKey = "andromeda-demo:{flashsale}:sku-1:sold"
 func main() {
 	redisAddr := flag.String("redis", "", "address of a Redis server (default: an embedded one)")
 	clusterAddrs := flag.String("cluster", "", "comma-separated addresses of Redis Cluster nodes")
-	client := flag.String("client", "v9", "go-redis version to use: v9 or v8")
+	client := flag.String("client", "v9", "Redis client to use: v9 or v8 (go-redis), rueidis or valkey (valkey-go)")
 	buyers := flag.Int("buyers", 10000, "buyers racing for the items")
 	items := flag.Int64("items", 500, "items on sale")
 	concurrency := flag.Int("concurrency", 64, "buyers in flight at once")
@@ -75,7 +80,7 @@ func run(out io.Writer, opts options) error {
 	if opts.sale.Coalesce {
 		coalesced = ", adds coalesced (no idempotency keys)"
 	}
-	fmt.Fprintf(out, "on %s, go-redis %s%s\n", where, opts.client, coalesced)
+	fmt.Fprintf(out, "on %s, client %s%s\n", where, opts.client, coalesced)
 	if isTerminal(out) {
 		bar := progressbar.NewOptions(opts.sale.Buyers, progressbar.OptionSetWriter(os.Stderr),
 			progressbar.OptionSetDescription("buyers"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
@@ -160,8 +165,26 @@ func connect(opts options) (andromeda.Cache, string, func(), error) {
 		}
 		closers = append(closers, func() { c.Close() })
 		cache, clear = redisv8.New(c), func() error { return c.Del(ctx, saleKey).Err() }
+	case "rueidis": // finds out by itself whether addrs are a cluster's
+		// andromeda needs no client-side caching, and miniredis cannot track keys for it.
+		c, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: addrs, DisableCache: true})
+		if err != nil {
+			closeAll()
+			return nil, "", nil, fmt.Errorf("connect to %s: %w", where, err)
+		}
+		closers = append(closers, c.Close)
+		cache, clear = rueidiscache.New(c), func() error { return c.Do(ctx, c.B().Del().Key(saleKey).Build()).Error() }
+	case "valkey":
+		c, err := valkey.NewClient(valkey.ClientOption{InitAddress: addrs, DisableCache: true})
+		if err != nil {
+			closeAll()
+			return nil, "", nil, fmt.Errorf("connect to %s: %w", where, err)
+		}
+		closers = append(closers, c.Close)
+		cache, clear = valkeycache.New(c), func() error { return c.Do(ctx, c.B().Del().Key(saleKey).Build()).Error() }
 	default:
-		return nil, "", nil, fmt.Errorf("-client must be v9 or v8, not %q", opts.client)
+		closeAll()
+		return nil, "", nil, fmt.Errorf("-client must be v9, v8, rueidis or valkey, not %q", opts.client)
 	}
 	if err := clear(); err != nil {
 		closeAll()

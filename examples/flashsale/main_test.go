@@ -43,6 +43,16 @@ func TestFlashSale(t *testing.T) {
 		{"cluster", func(t *testing.T) options {
 			return options{client: "v9", clusterAddrs: strings.Join(cluster.Get(t).Addrs(), ",")}
 		}},
+		{"embedded-rueidis", func(t *testing.T) options { return options{client: "rueidis"} }},
+		{"standalone-rueidis-coalesced", func(t *testing.T) options {
+			return options{client: "rueidis", redisAddr: redistest.Standalone(t).Addr, sale: saleConfig{Coalesce: true}}
+		}},
+		{"cluster-rueidis", func(t *testing.T) options {
+			return options{client: "rueidis", clusterAddrs: strings.Join(cluster.Get(t).Addrs(), ",")}
+		}},
+		{"standalone-valkey", func(t *testing.T) options {
+			return options{client: "valkey", redisAddr: redistest.Standalone(t).Addr}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts(t)

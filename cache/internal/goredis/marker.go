@@ -1,6 +1,6 @@
 // Package goredis holds what the go-redis adapters (cache/redisv9, cache/redisv8) share:
-// the Marker that tells whether a command was written, the outcome of a script command,
-// and the WaitForReplicas setting.
+// the Marker that tells whether a command was written and the outcome of a script
+// command (their WaitForReplicas setting is cache/internal/replicawait).
 package goredis
 
 import (
