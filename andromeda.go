@@ -72,8 +72,10 @@ type GetQuotaExpiration interface {
 // UpdateQuotaUsage changes a quota's usage. AddQuotaUsage and ReduceQuotaUsage return
 // one; you can write your own to chain as Next.
 type UpdateQuotaUsage interface {
-	// Do applies the change and returns the quota's usage after it. On error nothing
-	// was kept, and the error is a *QuotaError (or the error of a Next step).
+	// Do applies the change and returns the quota's usage after it. On error it returns
+	// 0 and a *QuotaError (or the error of a Next step) whose sentinel tells what was
+	// kept: nothing for a refusal or ErrRedisUnavailable, maybe the change for
+	// ErrUnknownOutcome, the change for ErrUndoFailed.
 	Do(ctx context.Context, req *QuotaUsageRequest) (int64, error)
 }
 
@@ -163,6 +165,6 @@ const maxIdempotencyKey = 256
 const MaxAmount = 1 << 53
 
 const (
-	opAdd    = "add"
-	opReduce = "reduce"
+	opAdd    = OpAdd
+	opReduce = OpReduce
 )

@@ -7,8 +7,8 @@ import (
 
 // Operation names, as Event.Op and QuotaError.Op spell them.
 const (
-	OpAdd         = opAdd
-	OpReduce      = opReduce
+	OpAdd         = "add"
+	OpReduce      = "reduce"
 	OpMultiAdd    = "multi add"
 	OpMultiReduce = "multi reduce"
 	OpReserve     = "reserve"

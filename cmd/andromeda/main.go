@@ -13,10 +13,11 @@
 //	watch KEY...            usage against limit, refreshed every -interval (default 1s),
 //	                        -count N times (default: until interrupted)
 //
-// Connection flags (before or after COMMAND): -addr host:port (a standalone server, the
-// default localhost:6379), -cluster a,b,c (a Redis Cluster), -sentinel a,b,c with -master
-// NAME (Sentinel), -password, -db, -timeout. It exits with 0 on success, 1 when Redis or a
-// value it holds made the command fail, and 2 on a usage error.
+// Flags may follow the arguments too ("inspect KEY -hold ID"). Connection flags (before
+// or after COMMAND): -addr host:port (a standalone server, the default localhost:6379),
+// -cluster a,b,c (a Redis Cluster), -sentinel a,b,c with -master NAME (Sentinel),
+// -password, -db, -timeout. It exits with 0 on success, 1 when Redis or a value it holds
+// made the command fail, and 2 on a usage error.
 package main
 
 import (
@@ -118,10 +119,10 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stderr, "usage: andromeda %s [flags] %s\n  %s\n", name, cmd.args, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(global.Args()[1:]); err != nil {
+	rest, err := parseInterleaved(fs, global.Args()[1:])
+	if err != nil {
 		return flagError(err)
 	}
-	rest := fs.Args()
 	if len(rest) < cmd.minArgs || (cmd.maxArgs >= 0 && len(rest) > cmd.maxArgs) {
 		return usagef("%s takes %s, got %d argument(s)", name, cmd.args, len(rest))
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
-	"golang.org/x/term"
 )
 
 var watchCommand = command{
@@ -162,9 +161,16 @@ func usedBar(usage, limit number) string {
 	return fmt.Sprintf("[%s%s] %5.1f%%", strings.Repeat("#", cells), strings.Repeat(".", barWidth-cells), 100*share)
 }
 
+// isTerminal reports whether w is a character device, where clearing the screen helps.
+// The mode bit spares the root module golang.org/x/term, which its go.mod (the library's)
+// does not list: every user of the library would otherwise get it in their module graph.
 func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 // readUsages reads the numbers at keys through the library's strict reads, so that a

@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
@@ -125,8 +126,11 @@ func serve(ctx context.Context, conf config, ln net.Listener) error {
 	}
 	// One last sync, so the database has the final usage.
 	n, err := svc.syncUsage(context.Background())
+	if err != nil {
+		return fmt.Errorf("stopped, but the last write-back failed after %d vouchers: %w", n, err)
+	}
 	log.Printf("stopped; wrote back the usage of %d vouchers", n)
-	return err
+	return nil
 }
 
 // seedVoucher creates the voucher the command line describes, or, when a run before

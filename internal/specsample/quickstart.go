@@ -48,11 +48,11 @@ func ClaimOnce(ctx context.Context, claim andromeda.UpdateQuotaUsage, voucherID,
 	usage, err := claim.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: voucherID, Usage: 1, IdempotencyKey: claimID})
 	switch {
 	case errors.Is(err, andromeda.ErrQuotaLimitExceeded):
-		return SoldOut, usage // nothing changed
+		return SoldOut, 0 // nothing changed; the error carries the usage and limit
 	case errors.Is(err, andromeda.ErrUnknownOutcome):
-		return Unknown, usage // may have counted: retry with the same claimID, it counts once
+		return Unknown, 0 // may have counted: retry with the same claimID, it counts once
 	case err != nil:
-		return Failed, usage // Redis down, database error...: nothing changed
+		return Failed, 0 // Redis down, database error...: nothing changed
 	}
 	// end quick start call
 	return Claimed, usage
