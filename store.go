@@ -40,7 +40,7 @@ func (c *store) AddUsage(ctx context.Context, args addUsageArgs) (cacheResult, e
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
 	}
 	return result(args, r)
 }
@@ -61,14 +61,14 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []addUsageArgs) ([]cach
 	}
 	replies, err := scripts.ParseBatch(reply)
 	if err != nil {
-		return nil, fmt.Errorf("change usage of %q: %w", batch[0].Key, err)
+		return nil, unreadable(fmt.Sprintf("change usage of %q", batch[0].Key), err)
 	}
 	if len(replies) == 1 && scripts.Invalid(replies[0].Status) {
 		_, err := result(batch[0], replies[0])
 		return nil, err
 	}
 	if len(replies) != len(batch) {
-		return nil, fmt.Errorf("change usage of %q: %d results for %d adds", batch[0].Key, len(replies), len(batch))
+		return nil, unreadable(fmt.Sprintf("change usage of %q", batch[0].Key), fmt.Errorf("%d results for %d adds", len(replies), len(batch)))
 	}
 	results := make([]cacheResult, len(replies))
 	for i, r := range replies {
@@ -89,7 +89,7 @@ func (c *store) ReduceUsage(ctx context.Context, args reduceUsageArgs) (cacheRes
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
 	}
 	if r.Status == scripts.AmountMismatch {
 		return cacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
@@ -154,7 +154,7 @@ func (c *store) ChangeHold(ctx context.Context, args holdArgs) (cacheResult, err
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return cacheResult{}, fmt.Errorf("change hold %q on %q: %w", args.HoldID, args.Key, err)
+		return cacheResult{}, unreadable(fmt.Sprintf("change hold %q on %q", args.HoldID, args.Key), err)
 	}
 	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
 		return cacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
@@ -190,7 +190,7 @@ func (c *store) DeleteUsage(ctx context.Context, key string, drop []string) (int
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return 0, false, fmt.Errorf("delete usage of %q: %w", key, err)
+		return 0, false, unreadable(fmt.Sprintf("delete usage of %q", key), err)
 	}
 	res, err := result(addUsageArgs{Key: key}, r)
 	if err != nil {
@@ -248,7 +248,7 @@ func result(args addUsageArgs, r scripts.Reply) (cacheResult, error) {
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
-		return cacheResult{}, fmt.Errorf("change usage of %q: %w", args.Key, err)
+		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
 	}
 	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
@@ -259,7 +259,7 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 	}
 	r, err := scripts.ParseMulti(reply)
 	if err != nil {
-		return multiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+		return multiResult{}, unreadable(fmt.Sprintf("change usage of %v", keys), err)
 	}
 	if scripts.Invalid(r.Status) {
 		key := keys[r.Index]
@@ -273,7 +273,7 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
-		return multiResult{}, fmt.Errorf("change usage of %v: %w", keys, err)
+		return multiResult{}, unreadable(fmt.Sprintf("change usage of %v", keys), err)
 	}
 	return multiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
 }
@@ -292,6 +292,12 @@ func runError(keys string, err error) error {
 		return fmt.Errorf("change usage of %s: %w (%v)", keys, ErrCrossSlot, err)
 	}
 	return fmt.Errorf("change usage of %s: %w", keys, err)
+}
+
+// unreadable names a reply the store cannot read: the transport says the script ran, but
+// not what it did, so the change may have been applied.
+func unreadable(what string, err error) error {
+	return fmt.Errorf("%s: %w: the reply cannot be read: %w", what, ErrUnknownOutcome, err)
 }
 
 // statusOf names a script's status code (see internal/scripts).

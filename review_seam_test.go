@@ -1,0 +1,57 @@
+package andromeda_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/ramadani/andromeda"
+)
+
+// Adversarial checks of the Cache seam: what a third-party transport, or a user's
+// wrapper around an adapter, may do to the library's promises.
+
+// oddTransport is a user's wrapper around a real adapter: it runs every script for real,
+// then hands the library whatever reply returns instead of Redis's.
+type oddTransport struct {
+	andromeda.Cache
+	reply func(real any) (any, error)
+}
+
+func (c oddTransport) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	got, err := c.Cache.RunScript(ctx, s, keys, args...)
+	if err != nil {
+		return got, err
+	}
+	return c.reply(got)
+}
+
+// A transport that answers a script it ran with a reply andromeda cannot read (nil with
+// no error, a string, a short array) has run the change: Do must say the outcome is
+// unknown, never give an error that a caller could take for "nothing happened", and
+// never report success.
+func TestReviewUnreadableReplyIsAnUnknownOutcome(t *testing.T) {
+	for name, reply := range map[string]any{
+		"nil":         nil,
+		"string":      "OK",
+		"short array": []any{int64(0)},
+		"wrong types": []any{"0", "1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := miniredisBackend(t)
+			db := newQuotaDB()
+			db.put("v1", 10, 0)
+			b.set(t, keyOf("v1"), 3)
+			odd := oddTransport{Cache: b.cache, reply: func(any) (any, error) { return reply, nil }}
+			add := newAdd(backend{cache: odd}, db, nil)
+			_, err := add.Do(context.Background(), req("v1", 1))
+			require.Error(t, err)
+			assert.Equal(t, int64(4), b.get(t, keyOf("v1")), "the script ran")
+			var qe *andromeda.QuotaError
+			require.ErrorAs(t, err, &qe)
+			assert.ErrorIs(t, err, andromeda.ErrUnknownOutcome, "the change was applied: %v", err)
+		})
+	}
+}
