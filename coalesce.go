@@ -69,9 +69,8 @@ func (c *coalescer) add(ctx context.Context, args addUsageArgs) (cacheResult, er
 	if !inFlight {
 		c.keys[args.Key] = nil
 		c.mu.Unlock()
-		res, err := c.cache.AddUsage(ctx, args)
-		c.handOff(args.Key)
-		return res, err
+		defer c.handOff(args.Key) // deferred: a panicking Cache must not leave the key in flight
+		return c.cache.AddUsage(ctx, args)
 	}
 	if q == nil {
 		q = &addQueue{}
@@ -124,6 +123,22 @@ func (c *coalescer) send(sender *queuedAdd) {
 		args[i] = a.args
 	}
 	ctx, cancel := batchContext(sender.ctx)
+	sent := false
+	defer func() {
+		if sent {
+			return
+		}
+		// The Cache panicked, after the batch may have been written: the panic goes on
+		// in the sender's caller, the key is freed, and the others may have been applied.
+		cancel()
+		c.handOff(sender.args.Key)
+		for _, a := range batch {
+			if a != sender {
+				a.err = fmt.Errorf("%w: the Cache panicked while sending its batch", ErrUnknownOutcome)
+				close(a.done)
+			}
+		}
+	}()
 	var results []cacheResult
 	var err error
 	if len(batch) == 1 { // the plain script: a batch of one costs no more than an add
@@ -133,6 +148,7 @@ func (c *coalescer) send(sender *queuedAdd) {
 	} else {
 		results, err = c.cache.AddUsageBatch(ctx, args)
 	}
+	sent = true
 	cancel()
 	c.handOff(sender.args.Key)
 	for i, a := range batch {
