@@ -46,7 +46,10 @@ type Cache interface {
 
 // SlotRefresher is implemented by a Cache whose client can relearn the servers'
 // topology (a cluster's slot map). The library calls it after an error that says the
-// topology may have changed, before sending again what Redis did not run.
+// topology may have changed, before sending again what Redis did not run. The library
+// finds it on the Cache it is given: a wrapper of an adapter (instrumentation, say) must
+// implement it too, forwarding to the adapter, or a cluster's retries run a third of a
+// second without relearning the slot map.
 type SlotRefresher interface {
 	// RefreshSlots starts relearning the topology, and reports whether the client has
 	// one to relearn (a cluster client does; a plain client does not).
@@ -56,6 +59,8 @@ type SlotRefresher interface {
 // ReplicaWaiter is implemented by a Cache that confirms each script's writes with WAIT
 // inside RunScript. A replayed change writes nothing, so the library then sends one
 // more script that rewrites the usage unchanged, for WAIT to cover the earlier write.
+// The library finds it on the Cache it is given: a wrapper of an adapter must implement it
+// too, forwarding to the adapter, or a replayed change is acknowledged without WAIT.
 type ReplicaWaiter interface {
 	// WaitsForReplicas reports whether RunScript confirms writes with WAIT.
 	WaitsForReplicas() bool
