@@ -117,3 +117,24 @@ func TestReviewPanickingBatchReleasesItsWaiters(t *testing.T) {
 	require.NoError(t, err, "the key is free again")
 	assert.Equal(t, b.get(t, keyOf("v1")), usage)
 }
+
+// A Next that panics (a bug in the caller's own code, recovered by its server as net/http
+// does) must not leave the change counted with no claim behind it: the change is undone
+// as for a failing Next, the listener hears of the Do once, and the panic goes on.
+func TestReviewPanickingNextUndoesTheChange(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("v1", 10, 3)
+	listener := &countingListener{}
+	next := andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+		panic("bug in the claim's insert")
+	})
+	add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+		c.Next = next
+		c.Option.Listener = listener
+	})
+	require.PanicsWithValue(t, "bug in the claim's insert", func() { _, _ = add.Do(context.Background(), req("v1", 2)) })
+	assert.Equal(t, int64(3), b.get(t, keyOf("v1")), "the add is undone")
+	assert.Equal(t, int64(0), listener.successes.Load())
+	assert.Equal(t, int64(1), listener.errors.Load(), "one listener call for the Do")
+}

@@ -33,15 +33,36 @@ type change func(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest
 type undoFunc func(ctx context.Context) error
 
 // Do checks the request and applies the change; then runs Next, undoing the change if
-// Next fails. It tells the listener how it ended.
+// Next fails or panics (the panic goes on afterwards). It tells the listener how it ended.
 func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	ctx, record := s.start(ctx, req)
-	usage, err := s.do(ctx, req)
+	var panicked *nextPanic
+	usage, err := s.do(ctx, req, &panicked)
 	s.done(ctx, record, req, usage, err)
+	if panicked != nil {
+		panic(panicked.value) // after the undo and the listener call, as for a failing Next
+	}
 	return usage, err
 }
 
-func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
+// nextPanic is a panic of Next, held while the change is undone and the listener told.
+type nextPanic struct{ value any }
+
+func (p *nextPanic) Error() string { return fmt.Sprintf("Next panicked: %v", p.value) }
+
+// runNext runs Next; a panic in it comes back as a *nextPanic error, kept in panicked too.
+func runNext(ctx context.Context, next UpdateQuotaUsage, req *QuotaUsageRequest, panicked **nextPanic) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			*panicked = &nextPanic{value: p}
+			err = *panicked
+		}
+	}()
+	_, err = next.Do(ctx, req)
+	return err
+}
+
+func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **nextPanic) (int64, error) {
 	if err := checkRequest(ctx, req, s.zeroUsageOK); err != nil {
 		return 0, s.fail(req, "", err)
 	}
@@ -55,7 +76,7 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest) (int64, erro
 	if s.next == nil {
 		return usage, nil
 	}
-	if _, err := s.next.Do(ctx, req); err != nil {
+	if err := runNext(ctx, s.next, req, panicked); err != nil {
 		if undo == nil { // irreversible: the change stays, and Next's "nothing changed" is not Do's
 			return 0, stillCounted(err)
 		}
