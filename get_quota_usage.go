@@ -109,17 +109,34 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 	}
 }
 
+// loadPanic carries a panic of a shared load (GetQuotaUsage, the Cache) to each caller
+// waiting for it: singleflight's DoChan would raise it on a goroutine of its own, where
+// no recover can catch it and the process dies.
+type loadPanic struct{ value any }
+
+func (p *loadPanic) Error() string { return fmt.Sprintf("the load panicked: %v", p.value) }
+
 // load puts the value of a missing key into the cache. Concurrent callers in this process
 // share one load; a caller may leave early when its ctx ends, while the load itself goes
 // on, bounded by LockIn, for the others.
+//
+// A panic in the load is raised again on each waiting caller's goroutine.
 func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error {
-	flight := l.flights.DoChan(key, func() (any, error) {
+	flight := l.flights.DoChan(key, func() (_ any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = &loadPanic{value: p}
+			}
+		}()
 		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.conf.LockIn)
 		defer cancel()
 		return nil, l.loadLocked(loadCtx, key, req)
 	})
 	select {
 	case res := <-flight:
+		if p, ok := res.Err.(*loadPanic); ok {
+			panic(p.value) // on the caller's goroutine, where its server can recover it
+		}
 		return res.Err
 	case <-ctx.Done():
 		return ctx.Err()

@@ -138,3 +138,26 @@ func TestReviewPanickingNextUndoesTheChange(t *testing.T) {
 	assert.Equal(t, int64(0), listener.successes.Load())
 	assert.Equal(t, int64(1), listener.errors.Load(), "one listener call for the Do")
 }
+
+// A GetQuotaUsage that panics (the application's database code) runs in a load shared
+// through singleflight's DoChan, which raises a panic on a goroutine of its own: no
+// recover can catch it, and the whole process dies. The panic must reach the callers'
+// own goroutines instead, and the next load must work.
+func TestReviewPanickingLoaderIsRecoverable(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("v1", 10, 4)
+	var panics atomic.Int64
+	panics.Store(1)
+	load := andromeda.GetQuotaFunc(func(ctx context.Context, r *andromeda.QuotaRequest) (int64, error) {
+		if panics.Add(-1) >= 0 {
+			panic("database driver bug")
+		}
+		return db.usage().Do(ctx, r)
+	})
+	add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaUsage = load })
+	require.PanicsWithValue(t, "database driver bug", func() { _, _ = add.Do(context.Background(), req("v1", 1)) })
+	usage, err := add.Do(context.Background(), req("v1", 1))
+	require.NoError(t, err, "the loader lock was released and the next load works")
+	assert.Equal(t, int64(5), usage)
+}
