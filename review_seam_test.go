@@ -87,3 +87,27 @@ func TestReviewEveryRedisErrorReplyWrapsASentinel(t *testing.T) {
 		})
 	}
 }
+
+// shortGet is a transport whose Get breaks the contract the way a hand-written one may:
+// nothing found, so it returns no values at all.
+type shortGet struct{ andromeda.Cache }
+
+func (shortGet) Get(context.Context, []string) ([]string, []bool, error) { return nil, nil, nil }
+
+// A Get that returns fewer values than keys must give an error, never a panic: the loader
+// reads through it inside Do, and ReadCachedUsages too.
+func TestReviewShortGetIsAnErrorNotAPanic(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("v1", 10, 4)
+	cache := shortGet{b.cache}
+	var err error
+	require.NotPanics(t, func() { _, err = newAdd(backend{cache: cache}, db, nil).Do(context.Background(), req("v1", 1)) })
+	require.ErrorIs(t, err, andromeda.ErrRedisUnavailable)
+	assert.Equal(t, int64(-1), b.get(t, keyOf("v1")), "nothing stored")
+
+	require.NotPanics(t, func() {
+		_, err = andromeda.ReadCachedUsages(context.Background(), cache, usageKey, []*andromeda.QuotaRequest{{QuotaID: "v1"}})
+	})
+	require.ErrorIs(t, err, andromeda.ErrRedisUnavailable)
+}

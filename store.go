@@ -216,6 +216,10 @@ func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("get usage of %d keys: %w", len(keys), unavailable(err))
 	}
+	if len(raws) != len(keys) || len(found) != len(keys) { // a transport that breaks Get's contract
+		return nil, nil, fmt.Errorf("get usage of %d keys: %w: the Cache returned %d values and %d found flags",
+			len(keys), ErrRedisUnavailable, len(raws), len(found))
+	}
 	usages := make([]int64, len(keys))
 	for i, raw := range raws {
 		if !found[i] {
