@@ -3,6 +3,7 @@ package andromeda_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -110,4 +111,24 @@ func TestReviewShortGetIsAnErrorNotAPanic(t *testing.T) {
 		_, err = andromeda.ReadCachedUsages(context.Background(), cache, usageKey, []*andromeda.QuotaRequest{{QuotaID: "v1"}})
 	})
 	require.ErrorIs(t, err, andromeda.ErrRedisUnavailable)
+}
+
+// The loader's fenced write, answered with a reply andromeda cannot read after it ran,
+// is an unknown outcome too (the loaded value may be stored): the loader looks again and
+// the Do goes on, where it failed with an error wrapping no sentinel.
+func TestReviewUnreadableLoaderReplyIsAnUnknownOutcome(t *testing.T) {
+	b := miniredisBackend(t)
+	db := newQuotaDB()
+	db.put("v1", 10, 4)
+	var scripts atomic.Int64
+	odd := oddTransport{Cache: b.cache, reply: func(real any) (any, error) {
+		if scripts.Add(1) == 2 { // the add finds the key missing, then the loader writes it
+			return "OK", nil
+		}
+		return real, nil
+	}}
+	usage, err := newAdd(backend{cache: odd}, db, nil).Do(context.Background(), req("v1", 1))
+	require.NoError(t, err, "the loader looks again, as for a write of unknown outcome")
+	assert.Equal(t, int64(5), usage)
+	assert.Equal(t, int64(1), db.loads.Load())
 }

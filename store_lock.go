@@ -43,7 +43,7 @@ func (l *lock) SetUsageIfAbsent(ctx context.Context, args loadArgs) (bool, error
 		return false, fmt.Errorf("%w: the load lock %q expired before the loaded value of %q was written; nothing was written",
 			ErrLockedKey, l.key, args.Key)
 	}
-	return false, fmt.Errorf("set %q: unexpected script reply %v", args.Key, reply)
+	return false, unreadable(fmt.Sprintf("set %q", args.Key), fmt.Errorf("unexpected script reply %v", reply))
 }
 
 func (l *lock) Release(ctx context.Context) error {
