@@ -125,9 +125,15 @@ func AbsentArg(create bool, createMS int64) int64 {
 }
 
 // Milliseconds converts an expiration for the scripts, rounding up so that a positive
-// expiration never becomes 0, which means none.
+// expiration never becomes 0, which means none. Rounded without adding first: d + 999999
+// overflows for durations near time.Duration(math.MaxInt64), a common "forever", and a
+// negative retention means no idempotency record at all.
 func Milliseconds(d time.Duration) int64 {
-	return int64((d + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(d / time.Millisecond)
+	if d%time.Millisecond > 0 {
+		ms++
+	}
+	return ms
 }
 
 // maxUsage is andromeda.MaxAmount (internal imports nothing of ours).
