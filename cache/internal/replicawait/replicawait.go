@@ -31,9 +31,14 @@ func New(option string, n int, timeout time.Duration) Wait {
 // On reports whether changes are confirmed with WAIT.
 func (w Wait) On() bool { return w.N > 0 }
 
-// Milliseconds is WAIT's timeout argument, rounded up.
+// Milliseconds is WAIT's timeout argument, rounded up (without adding first, which
+// overflows for a timeout near time.Duration(math.MaxInt64)).
 func (w Wait) Milliseconds() int64 {
-	return int64((w.Timeout + time.Millisecond - 1) / time.Millisecond)
+	ms := int64(w.Timeout / time.Millisecond)
+	if w.Timeout%time.Millisecond > 0 {
+		ms++
+	}
+	return ms
 }
 
 // Check turns WAIT's reply (acked replicas, or its error) into ErrUnknownOutcome when it
