@@ -38,3 +38,27 @@ func TestReviewForeverUsageExpiration(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(5), usage)
 }
+
+// Holds and keys created without a loader take forever too.
+func TestReviewForeverHoldsAndCreatedKeys(t *testing.T) {
+	b := standaloneBackend(t)
+	ctx := context.Background()
+	key := "dur:{3}:usage"
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: b.cache, GetQuotaLimit: constLimit(10),
+		GetQuotaUsageKey: constKey(key), GetQuotaUsageExpiration: expireIn(forever)})
+	usage, err := add.Do(ctx, req("q", 1))
+	require.NoError(t, err, "a missing key starts at zero, kept for as long as Redis allows")
+	assert.Equal(t, int64(1), usage)
+	pttl, err := b.client.Do(ctx, "PTTL", key).Int64() // raw: go-redis's Duration overflows here
+	require.NoError(t, err)
+	assert.Greater(t, pttl, int64(100*365*24*time.Hour/time.Millisecond), "kept for centuries")
+
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache, HoldFor: forever, Retention: forever,
+		Quota: andromeda.Quota{GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(key)}})
+	usage, err = holds.Reserve.Do(ctx, keyed(2, "h"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), usage)
+	usage, err = holds.Commit.Do(ctx, keyed(0, "h"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), usage)
+}
