@@ -132,3 +132,27 @@ func TestReviewUnreadableLoaderReplyIsAnUnknownOutcome(t *testing.T) {
 	assert.Equal(t, int64(5), usage)
 	assert.Equal(t, int64(1), db.loads.Load())
 }
+
+// Replies of a multi-quota script that name no quota sent, or carry too few usages, are
+// unreadable too: an unknown outcome, never an index panic.
+func TestReviewUnreadableMultiReplyIsAnUnknownOutcome(t *testing.T) {
+	for name, reply := range map[string]any{
+		"applied, no usages":           []any{int64(0), int64(0)},
+		"applied, one usage of two":    []any{int64(0), int64(0), int64(1)},
+		"refused by quota 7 of 2":      []any{int64(2), int64(7), int64(1), int64(1)},
+		"refused by quota 0 (1-based)": []any{int64(2), int64(0), int64(1), int64(1)},
+		"foreign value at quota 9":     []any{int64(9), int64(9), "x"},
+		"missing quota 3":              []any{int64(1), int64(3)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := miniredisBackend(t)
+			odd := oddTransport{Cache: b.cache, reply: func(any) (any, error) { return reply, nil }}
+			multi := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: odd,
+				Quotas: []andromeda.Quota{{GetQuotaLimit: constLimit(5), GetQuotaUsageKey: constKey("{m}a")},
+					{GetQuotaLimit: constLimit(5), GetQuotaUsageKey: constKey("{m}b")}}})
+			var err error
+			require.NotPanics(t, func() { _, err = multi.Do(context.Background(), req("q", 1)) })
+			require.ErrorIs(t, err, andromeda.ErrUnknownOutcome)
+		})
+	}
+}

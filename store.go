@@ -265,6 +265,9 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 	if err != nil {
 		return multiResult{}, unreadable(fmt.Sprintf("change usage of %v", keys), err)
 	}
+	if !fits(r, len(keys)) {
+		return multiResult{}, unreadable(fmt.Sprintf("change usage of %v", keys), fmt.Errorf("unexpected script reply %v", reply))
+	}
 	if scripts.Invalid(r.Status) {
 		key := keys[r.Index]
 		if r.Key != "" { // the quota's hold buckets
@@ -280,6 +283,16 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 		return multiResult{}, unreadable(fmt.Sprintf("change usage of %v", keys), err)
 	}
 	return multiResult{Status: status, Index: r.Index, Usages: r.Usages}, nil
+}
+
+// fits reports whether a multi-quota reply names a quota of the quotas sent (all but an
+// applied one do) and, when it carries usages, one for each.
+func fits(r scripts.MultiReply, quotas int) bool {
+	if r.Status != scripts.Applied && (r.Index < 0 || r.Index >= quotas) {
+		return false
+	}
+	hasUsages := r.Status == scripts.Applied || r.Status == scripts.LimitExceeded || r.Status == scripts.BelowZero
+	return !hasUsages || len(r.Usages) == quotas
 }
 
 func notInteger(key, raw string) error {
