@@ -70,7 +70,6 @@ func (redisReply) RedisError()     {}
 // ACL refusal (NOPERM, also raised by a redis.call inside the script, after its earlier
 // writes), MISCONF. A caller cannot tell "nothing changed" from "something may have".
 func TestReviewEveryRedisErrorReplyWrapsASentinel(t *testing.T) {
-	t.Skip("BUG: definite error replies other than CROSSSLOT wrap no sentinel (see the report); TestRedisAnswersAreDefinite pins ERR as definite, so the sentinel is the lead's call")
 	for _, reply := range []redisReply{
 		"ERR user_script:247: attempt to call upvalue 'foreignBucket' (a nil value) script: 0fb0, on @user_script:247.",
 		"NOPERM this user has no permissions to run the 'decrby' command script: 0fb0, on @user_script:12.",

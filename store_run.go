@@ -41,7 +41,7 @@ var notRunReplies = []string{"TRYAGAIN", "MOVED", "ASK", "CLUSTERDOWN", "LOADING
 type fault int
 
 const (
-	definite fault = iota // Redis answered with an error: nothing more to learn
+	definite fault = iota // Redis answered with an error: sending again cannot help
 	notRun                // the script cannot have run: safe to send again
 	unknown               // it may have run
 )
@@ -83,7 +83,12 @@ func (c *store) run(ctx context.Context, script *Script, keys []string, args ...
 		}
 		switch kind {
 		case definite:
-			return nil, err
+			if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+				return nil, err // refused before it ran (runError says ErrCrossSlot)
+			}
+			// Redis does not roll back a script that failed part way (a Lua error, a
+			// command the server refused mid-script): what it wrote before stays.
+			return nil, fmt.Errorf("%w: Redis answered with an error, after the script may have written part of its change: %w", ErrUnknownOutcome, err)
 		case unknown:
 			if errors.Is(err, ErrUnknownOutcome) {
 				return nil, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/internal/scripts"
 	rd "github.com/redis/rueidis"
 )
 
@@ -35,5 +36,5 @@ func (a *adapter) Lock(ctx context.Context, key string, ttl time.Duration) (stri
 // milliseconds is a lock's time to live in whole milliseconds, rounded up and at least
 // one: PX 0 is an error.
 func milliseconds(ttl time.Duration) int64 {
-	return max(1, int64((ttl+time.Millisecond-1)/time.Millisecond))
+	return max(1, scripts.Milliseconds(ttl)) // rounds up without overflowing at the longest ttl
 }
