@@ -165,7 +165,9 @@ func (s *service) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.Is(err, andromeda.ErrQuotaLimitExceeded):
 		status, msg = http.StatusConflict, msgExhausted
 	case errors.Is(err, andromeda.ErrMaxRetryExceeded), errors.Is(err, andromeda.ErrLockedKey),
-		errors.Is(err, andromeda.ErrRedisUnavailable):
+		errors.Is(err, andromeda.ErrRedisUnavailable), errors.Is(err, andromeda.ErrUnknownOutcome):
+		// An unknown outcome was retried with the claim's key already; the claim itself was
+		// rolled back, so the user may try again (the unit may stay counted: never oversold).
 		status, msg = http.StatusServiceUnavailable, msgUnavailable
 	}
 	if status >= http.StatusInternalServerError {

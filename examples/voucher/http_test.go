@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ramadani/andromeda"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -127,4 +130,22 @@ func TestErrorsDoNotExposeInternals(t *testing.T) {
 	require.Len(t, logged, 2)
 	assert.Contains(t, logged[0], usageKey("v-1"), "the log names the key")
 	assert.Contains(t, logged[0], "garbage")
+}
+
+// The library's errors that say "try again" answer 503 with the public text, whatever
+// their wording; a refusal answers 409; anything else 500.
+func TestWriteErrorStatuses(t *testing.T) {
+	s := &service{logf: func(string, ...any) {}}
+	for err, want := range map[error]int{
+		fmt.Errorf("claim: %w", andromeda.ErrUnknownOutcome):     http.StatusServiceUnavailable,
+		fmt.Errorf("claim: %w", andromeda.ErrRedisUnavailable):   http.StatusServiceUnavailable,
+		fmt.Errorf("claim: %w", andromeda.ErrMaxRetryExceeded):   http.StatusServiceUnavailable,
+		fmt.Errorf("claim: %w", andromeda.ErrQuotaLimitExceeded): http.StatusConflict,
+		errors.New("disk on fire"):                               http.StatusInternalServerError,
+	} {
+		rec := httptest.NewRecorder()
+		s.writeError(rec, httptest.NewRequest(http.MethodPost, "/vouchers/X/claim", nil), err)
+		assert.Equal(t, want, rec.Code, "%v", err)
+		assert.NotContains(t, rec.Body.String(), "claim:", "%v: no library text", err)
+	}
 }
