@@ -29,18 +29,28 @@ func newStore(cache Cache) *store {
 	return s
 }
 
+// runReply runs a script that replies as scripts.Parse reads, naming the change in errors
+// by what; a failed call is runError's, an unreadable reply an unknown outcome.
+func (c *store) runReply(ctx context.Context, script *Script, key, what string, keys []string, args ...any) (scripts.Reply, error) {
+	reply, err := c.run(ctx, script, keys, args...)
+	if err != nil {
+		return scripts.Reply{}, runError(key, err)
+	}
+	r, err := scripts.Parse(reply)
+	if err != nil {
+		return scripts.Reply{}, unreadable(what, err)
+	}
+	return r, nil
+}
+
 func (c *store) AddUsage(ctx context.Context, args addUsageArgs) (cacheResult, error) {
 	in := scripts.AddInput{Key: args.Key, LimitKey: args.LimitKey, HoldBuckets: holdBucketsKey(args.Key),
 		Amount: args.Amount, Limit: args.Limit, Absent: absentArg(args), Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
-	reply, err := c.run(ctx, addScript, keys, scriptArgs...)
+	r, err := c.runReply(ctx, addScript, args.Key, changeOf(args.Key), keys, scriptArgs...)
 	if err != nil {
-		return cacheResult{}, runError(args.Key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
+		return cacheResult{}, err
 	}
 	return result(args, r)
 }
@@ -61,14 +71,14 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []addUsageArgs) ([]cach
 	}
 	replies, err := scripts.ParseBatch(reply)
 	if err != nil {
-		return nil, unreadable(fmt.Sprintf("change usage of %q", batch[0].Key), err)
+		return nil, unreadable(changeOf(first.Key), err)
 	}
 	if len(replies) == 1 && scripts.Invalid(replies[0].Status) {
 		_, err := result(batch[0], replies[0])
 		return nil, err
 	}
 	if len(replies) != len(batch) {
-		return nil, unreadable(fmt.Sprintf("change usage of %q", batch[0].Key), fmt.Errorf("%d results for %d adds", len(replies), len(batch)))
+		return nil, unreadable(changeOf(first.Key), fmt.Errorf("%d results for %d adds", len(replies), len(batch)))
 	}
 	results := make([]cacheResult, len(replies))
 	for i, r := range replies {
@@ -83,13 +93,9 @@ func (c *store) ReduceUsage(ctx context.Context, args reduceUsageArgs) (cacheRes
 	in := scripts.ReduceInput{Key: args.Key, HoldBuckets: holdBucketsKey(args.Key), Amount: args.Amount, Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
-	reply, err := c.run(ctx, reduceScript, keys, scriptArgs...)
+	r, err := c.runReply(ctx, reduceScript, args.Key, changeOf(args.Key), keys, scriptArgs...)
 	if err != nil {
-		return cacheResult{}, runError(args.Key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
+		return cacheResult{}, err
 	}
 	if r.Status == scripts.AmountMismatch {
 		return cacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
@@ -147,14 +153,11 @@ func (c *store) ChangeHold(ctx context.Context, args holdArgs) (cacheResult, err
 	buckets, hold := HoldKeys(args.Key, args.HoldID)
 	keys := []string{args.Key, buckets, hold}
 	absent := absentArg(addUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	reply, err := c.run(ctx, holdScript, keys, scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
-		scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
+	r, err := c.runReply(ctx, holdScript, args.Key, fmt.Sprintf("change hold %q on %q", args.HoldID, args.Key), keys,
+		scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
+			scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
 	if err != nil {
-		return cacheResult{}, runError(args.Key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return cacheResult{}, unreadable(fmt.Sprintf("change hold %q on %q", args.HoldID, args.Key), err)
+		return cacheResult{}, err
 	}
 	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
 		return cacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
@@ -184,13 +187,9 @@ func (c *store) SetValue(ctx context.Context, key string, value int64, expiratio
 // is deleted. drop must share key's cluster hash slot.
 func (c *store) DeleteUsage(ctx context.Context, key string, drop []string) (int64, bool, error) {
 	keys := append(append(make([]string, 0, 1+len(drop)), key), drop...)
-	reply, err := c.run(ctx, forgetScript, keys)
+	r, err := c.runReply(ctx, forgetScript, key, fmt.Sprintf("delete usage of %q", key), keys)
 	if err != nil {
-		return 0, false, runError(key, err)
-	}
-	r, err := scripts.Parse(reply)
-	if err != nil {
-		return 0, false, unreadable(fmt.Sprintf("delete usage of %q", key), err)
+		return 0, false, err
 	}
 	res, err := result(addUsageArgs{Key: key}, r)
 	if err != nil {
@@ -245,14 +244,11 @@ func result(args addUsageArgs, r scripts.Reply) (cacheResult, error) {
 		if key == "" { // a script that does not name the key
 			key = args.Key
 		}
-		if r.Status == scripts.WrongType {
-			return cacheResult{}, wrongType(key, r.Raw)
-		}
-		return cacheResult{}, notInteger(key, r.Raw)
+		return cacheResult{}, invalidValue(r.Status, key, r.Raw)
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
-		return cacheResult{}, unreadable(fmt.Sprintf("change usage of %q", args.Key), err)
+		return cacheResult{}, unreadable(changeOf(args.Key), err)
 	}
 	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
@@ -273,10 +269,7 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 		if r.Key != "" { // the quota's hold buckets
 			key = r.Key
 		}
-		if r.Status == scripts.WrongType {
-			return multiResult{}, wrongType(key, r.Raw)
-		}
-		return multiResult{}, notInteger(key, r.Raw)
+		return multiResult{}, invalidValue(r.Status, key, r.Raw)
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {
@@ -295,6 +288,17 @@ func fits(r scripts.MultiReply, quotas int) bool {
 	return !hasUsages || len(r.Usages) == quotas
 }
 
+// changeOf names the change of the usage at key, for errors.
+func changeOf(key string) string { return fmt.Sprintf("change usage of %q", key) }
+
+// invalidValue is the error for a script's NotInteger or WrongType reply about key.
+func invalidValue(status int64, key, raw string) error {
+	if status == scripts.WrongType {
+		return wrongType(key, raw)
+	}
+	return notInteger(key, raw)
+}
+
 func notInteger(key, raw string) error {
 	return fmt.Errorf("%w: key %q holds %q", ErrInvalidCachedUsage, key, raw)
 }
@@ -303,9 +307,13 @@ func wrongType(key, typ string) error {
 	return fmt.Errorf("%w: key %q holds a %s, not the type andromeda keeps there", ErrInvalidCachedUsage, key, typ)
 }
 
+// crossSlot reports whether err is Redis's CROSSSLOT reply: the keys of one call are in
+// several hash slots, and the script did not run.
+func crossSlot(err error) bool { return strings.HasPrefix(err.Error(), "CROSSSLOT") }
+
 // runError wraps a failed script call; a CROSSSLOT reply becomes ErrCrossSlot.
 func runError(keys string, err error) error {
-	if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+	if crossSlot(err) {
 		return fmt.Errorf("change usage of %s: %w (%v)", keys, ErrCrossSlot, err)
 	}
 	return fmt.Errorf("change usage of %s: %w", keys, err)

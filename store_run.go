@@ -83,7 +83,7 @@ func (c *store) run(ctx context.Context, script *Script, keys []string, args ...
 		}
 		switch kind {
 		case definite:
-			if strings.HasPrefix(err.Error(), "CROSSSLOT") {
+			if crossSlot(err) {
 				return nil, err // refused before it ran (runError says ErrCrossSlot)
 			}
 			// Redis does not roll back a script that failed part way (a Lua error, a
