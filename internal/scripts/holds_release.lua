@@ -102,9 +102,10 @@ end
 -- returns {9, field=value, buckets key} or {10, type, buckets key} and the quota's index.
 local function releaseExpiredHolds(quotas)
   local first = #KEYS - quotas
+  local known -- the one quota's `next`, when read already (not read again below)
   if quotas == 1 then -- the common case, a quota with no holds: one HGET, no tables
-    local soonest = redis.pcall('HGET', KEYS[first + 1], 'next')
-    if not soonest then
+    known = redis.pcall('HGET', KEYS[first + 1], 'next')
+    if not known then
       KEYS[first + 1] = nil
       return
     end
@@ -118,7 +119,7 @@ local function releaseExpiredHolds(quotas)
   local sweeps, drops, now = {}, {}, nil
   for i = 1, quotas do
     local bucketsKey = bucketKeys[i]
-    local soonest = redis.pcall('HGET', bucketsKey, 'next')
+    local soonest = known or redis.pcall('HGET', bucketsKey, 'next')
     if type(soonest) == 'table' then
       return {10, redis.call('TYPE', bucketsKey)['ok'], bucketsKey}, i
     end
