@@ -150,7 +150,6 @@ func (c *coalescer) send(sender *queuedAdd) {
 	}
 	sent = true
 	cancel()
-	c.handOff(sender.args.Key)
 	for i, a := range batch {
 		if err != nil {
 			a.err = err
@@ -161,6 +160,10 @@ func (c *coalescer) send(sender *queuedAdd) {
 			close(a.done)
 		}
 	}
+	// The next batch's sender is woken last: the goroutine woken last runs first on this
+	// core (the others wait in its queue), so the next call goes out before this batch's
+	// callers take the core, and their next adds join the batch after it.
+	c.handOff(sender.args.Key)
 }
 
 // next takes up to maxBatch queued adds of key that are still wanted, and returns the
@@ -213,5 +216,7 @@ func batchContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if deadline, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
 	}
-	return context.WithCancel(context.WithoutCancel(ctx))
+	// Not WithCancel: a context that can never end lets a transport send without
+	// watching it (the go-redis adapters start no goroutine then).
+	return context.WithoutCancel(ctx), func() {}
 }

@@ -30,15 +30,16 @@ func newStore(cache Cache) *store {
 }
 
 // runReply runs a script that replies as scripts.Parse reads, naming the change in errors
-// by what; a failed call is runError's, an unreadable reply an unknown outcome.
-func (c *store) runReply(ctx context.Context, script *Script, key, what string, keys []string, args ...any) (scripts.Reply, error) {
+// by what() (a func, so that the name is written only for an error: an add must not pay
+// for it); a failed call is runError's, an unreadable reply an unknown outcome.
+func (c *store) runReply(ctx context.Context, script *Script, key string, what func() string, keys []string, args ...any) (scripts.Reply, error) {
 	reply, err := c.run(ctx, script, keys, args...)
 	if err != nil {
 		return scripts.Reply{}, runError(key, err)
 	}
 	r, err := scripts.Parse(reply)
 	if err != nil {
-		return scripts.Reply{}, unreadable(what, err)
+		return scripts.Reply{}, unreadable(what(), err)
 	}
 	return r, nil
 }
@@ -48,7 +49,7 @@ func (c *store) AddUsage(ctx context.Context, args addUsageArgs) (cacheResult, e
 		Amount: args.Amount, Limit: args.Limit, Absent: absentArg(args), Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
-	r, err := c.runReply(ctx, addScript, args.Key, changeOf(args.Key), keys, scriptArgs...)
+	r, err := c.runReply(ctx, addScript, args.Key, func() string { return changeOf(args.Key) }, keys, scriptArgs...)
 	if err != nil {
 		return cacheResult{}, err
 	}
@@ -93,7 +94,7 @@ func (c *store) ReduceUsage(ctx context.Context, args reduceUsageArgs) (cacheRes
 	in := scripts.ReduceInput{Key: args.Key, HoldBuckets: holdBucketsKey(args.Key), Amount: args.Amount, Attempt: args.Idempotency.Attempt}
 	in.RecordKey, in.AddRecordKey, in.Retention, in.Mode = record(args.Idempotency)
 	keys, scriptArgs := in.Build()
-	r, err := c.runReply(ctx, reduceScript, args.Key, changeOf(args.Key), keys, scriptArgs...)
+	r, err := c.runReply(ctx, reduceScript, args.Key, func() string { return changeOf(args.Key) }, keys, scriptArgs...)
 	if err != nil {
 		return cacheResult{}, err
 	}
@@ -153,7 +154,7 @@ func (c *store) ChangeHold(ctx context.Context, args holdArgs) (cacheResult, err
 	buckets, hold := HoldKeys(args.Key, args.HoldID)
 	keys := []string{args.Key, buckets, hold}
 	absent := absentArg(addUsageArgs{CreateMissing: args.CreateMissing, Expiration: args.Expiration})
-	r, err := c.runReply(ctx, holdScript, args.Key, fmt.Sprintf("change hold %q on %q", args.HoldID, args.Key), keys,
+	r, err := c.runReply(ctx, holdScript, args.Key, func() string { return fmt.Sprintf("change hold %q on %q", args.HoldID, args.Key) }, keys,
 		scripts.HoldArgs(scripts.HoldModes[args.Op], args.Amount, args.Limit,
 			scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
 	if err != nil {
@@ -187,7 +188,7 @@ func (c *store) SetValue(ctx context.Context, key string, value int64, expiratio
 // is deleted. drop must share key's cluster hash slot.
 func (c *store) DeleteUsage(ctx context.Context, key string, drop []string) (int64, bool, error) {
 	keys := append(append(make([]string, 0, 1+len(drop)), key), drop...)
-	r, err := c.runReply(ctx, forgetScript, key, fmt.Sprintf("delete usage of %q", key), keys)
+	r, err := c.runReply(ctx, forgetScript, key, func() string { return fmt.Sprintf("delete usage of %q", key) }, keys)
 	if err != nil {
 		return 0, false, err
 	}

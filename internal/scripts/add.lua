@@ -49,7 +49,14 @@ if retention > 0 then
   recordKey = KEYS[nextKey]
   addRecordKey = KEYS[nextKey + 1]
 end
-if recordKey then
+-- A fresh claim (the common case) finds no record: its add reads the record key once and
+-- writes it at the end, without defining the record helpers, which cost every call that
+-- defines them. Only a record found, or a put-back, needs them.
+local found = false
+if recordKey and ARGV[6] ~= '2' then
+  found = redis.pcall('GET', recordKey) -- a string, an error reply (another type), or false
+end
+if found or (recordKey and ARGV[6] == '2') then
   loadRecords()
 end
 
@@ -114,7 +121,7 @@ if recordKey and ARGV[6] == '2' then
   return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
 end
 
-if recordKey then
+if found then
   local record, bad = addRecord(recordKey)
   if record == nil then
     return bad
@@ -131,7 +138,11 @@ end
 local function done(status, usage)
   if recordKey and (status == 0 or status == 2) then
     -- %d, not concatenation: Lua would write a large number as 9.007199254741e+15.
-    redis.call('SET', recordKey, withAttempt(string.format('%d %d %d %d', status, usage, limit, amount), attempt), 'PX', retention)
+    local record = string.format('%d %d %d %d', status, usage, limit, amount)
+    if attempt ~= '' then -- as withAttempt (exact.lua) writes it, without its definition
+      record = record .. ' ' .. attempt
+    end
+    redis.call('SET', recordKey, record, 'PX', retention)
   end
   return {status, usage, limit, 0}
 end
