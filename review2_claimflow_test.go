@@ -103,3 +103,75 @@ func TestReview2ClaimFlowLostRepliesEveryStep(t *testing.T) {
 		})
 	}
 }
+
+// The hold flow (reserve, then commit or cancel) through the same proxy dropping 10% of
+// replies, on every adapter: 1,500 orders on a limit of 1,000, 30% cancelled, each step
+// retried by the application while its outcome is unknown. Usage must equal the units
+// committed, and every unit not committed must be reservable again.
+func TestReview2HoldFlowLostRepliesEveryStep(t *testing.T) {
+	redistest.Require(t)
+	const key = "review2:{holds}:usage"
+	const orders, limit = 1500, 1000
+	for _, adapter := range defaultClientCaches {
+		t.Run(adapter.name, func(t *testing.T) {
+			rig := newResendRig(t, adapter.cache)
+			holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: rig.cache, HoldFor: time.Minute,
+				Quota: andromeda.Quota{GetQuotaLimit: constLimit(limit), GetQuotaUsageKey: constKey(key)}})
+			rig.proxy.SetDropRate(dropRate)
+			var committed, soldOut, cancelled atomic.Int64
+			var mu sync.Mutex
+			var odd []error
+			retry := func(step andromeda.UpdateQuotaUsage, r *andromeda.QuotaUsageRequest) error {
+				for {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_, err := step.Do(ctx, r)
+					cancel()
+					if errors.Is(err, andromeda.ErrUnknownOutcome) || errors.Is(err, andromeda.ErrRedisUnavailable) {
+						time.Sleep(time.Millisecond)
+						continue
+					}
+					return err
+				}
+			}
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for w := 0; w < 8; w++ {
+				wg.Add(1)
+				go func(w int) {
+					defer wg.Done()
+					rng := rand.New(rand.NewSource(int64(w)))
+					for i := int(next.Add(1) - 1); i < orders; i = int(next.Add(1) - 1) {
+						order := &andromeda.QuotaUsageRequest{QuotaID: "h", Usage: 1, IdempotencyKey: fmt.Sprint("order-", i)}
+						err := retry(holds.Reserve, order)
+						if errors.Is(err, andromeda.ErrQuotaLimitExceeded) {
+							soldOut.Add(1)
+							continue
+						}
+						if err == nil && rng.Intn(10) < 3 {
+							err = retry(holds.Cancel, order)
+							if err == nil {
+								cancelled.Add(1)
+							}
+						} else if err == nil {
+							err = retry(holds.Commit, order)
+							if err == nil {
+								committed.Add(1)
+							}
+						}
+						if err != nil {
+							mu.Lock()
+							odd = append(odd, err)
+							mu.Unlock()
+						}
+					}
+				}(w)
+			}
+			wg.Wait()
+			rig.proxy.SetDropRate(0)
+			usage := rig.usage(t, key)
+			t.Logf("committed %d, cancelled %d, sold out %d, usage %d", committed.Load(), cancelled.Load(), soldOut.Load(), usage)
+			assert.Empty(t, odd)
+			assert.Equal(t, committed.Load(), usage, "usage == units committed")
+		})
+	}
+}
