@@ -18,8 +18,8 @@ import (
 )
 
 // The sequential model of a quota with holds: usage counts committed usage plus active
-// holds. reserve(id, n) holds n if it fits (a repeat of an active hold changes nothing; a
-// closed one is refused); commit(id) keeps an active hold (again: nothing; cancelled or
+// holds. reserve(id, n) holds n if it fits, else is refused and remembered as refused (a
+// repeat of an active hold changes nothing; a closed or refused one is refused); commit(id) keeps an active hold (again: nothing; cancelled or
 // unknown: refused); cancel(id) gives an active hold back, never taking usage below zero
 // (committed: refused; anything else: nothing). Plain adds and reduces share the usage.
 // A hold reserved with holdFor > 0 expires: its amount goes back (never below zero) and
@@ -73,7 +73,7 @@ func expiryOf(in *holdInput) expiry {
 type holdState struct {
 	usage  int64
 	active map[string]int64  // hold ID to amount; never changed in place
-	closed map[string]string // hold ID to "committed", "cancelled" or "expired"; never changed in place
+	closed map[string]string // hold ID to "committed", "cancelled", "expired" or "refused"; never changed in place
 	ends   map[string]expiry // when each expiring hold ends; never changed in place
 }
 
@@ -152,7 +152,12 @@ func holdStep(st holdState, in *holdInput, out opOutput) []interface{} {
 		}
 	case in.kind == holdReserveKind:
 		if st.usage+in.amount > in.limit {
-			return expect(st, out, refused, st.usage)
+			// A refusal is recorded: a repeat of the reserve replays it.
+			refusal := st.change(st.usage, in.id, 0, "refused")
+			if out.outcome == unknown {
+				return []interface{}{st, refusal}
+			}
+			return expect(refusal, out, refused, st.usage)
 		}
 		done, doneUsage = st.change(st.usage+in.amount, in.id, in.amount, ""), st.usage+in.amount
 		if in.holdFor > 0 {

@@ -144,7 +144,7 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, _ int, key string) error {
 		return takeBackAdd(ctx, m.cache, reduceUsageArgs{Key: key, Amount: amount})
 	}), nil
 }
@@ -168,17 +168,17 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
-		return putBackReduce(ctx, m.cache, addUsageArgs{Key: key, Amount: amount})
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, i int, key string) error {
+		return putBackReduce(ctx, m.cache, addUsageArgs{Key: key, Amount: amount}, res.Usages[i])
 	}), nil
 }
 
 // undoEach is the undo of a change to several quotas: undo on each of the keys the change
 // computed, in order, until one fails. A key gone missing since took its change with it.
-func undoEach(keys []string, undo func(ctx context.Context, key string) error) undoFunc {
+func undoEach(keys []string, undo func(ctx context.Context, i int, key string) error) undoFunc {
 	return func(ctx context.Context) error {
-		for _, key := range keys {
-			if err := undo(ctx, key); err != nil {
+		for i, key := range keys {
+			if err := undo(ctx, i, key); err != nil {
 				return err
 			}
 		}

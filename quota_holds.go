@@ -19,8 +19,9 @@ type QuotaHoldsConfig struct {
 	// HoldFor is how long a hold lasts before its quota is released by itself; 0 means
 	// DefaultHoldFor.
 	HoldFor time.Duration
-	// Retention is how long a closed hold is remembered, so that Commit and Cancel can be
-	// repeated; 0 means DefaultIdempotencyRetention.
+	// Retention is how long a closed hold, or a reserve refused for the limit, is
+	// remembered, so that Reserve, Commit and Cancel can be repeated; 0 means
+	// DefaultIdempotencyRetention.
 	Retention time.Duration
 	// Listener is told how each Do of Reserve, Commit and Cancel ended.
 	Listener UpdateQuotaUsageListener

@@ -94,7 +94,7 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
 	back := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
-	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back) }, nil
+	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, res.Usage) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -108,18 +108,22 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 	return idem
 }
 
-// putBackReduce undoes a reduce with an add that checks no limit but MaxAmount, beyond
-// which usage could not be stored exactly; a key gone missing since took the reduce
-// with it.
-func putBackReduce(ctx context.Context, cache *store, args addUsageArgs) error {
-	args.Limit = MaxAmount
+// putBackReduce undoes a reduce that left usage `after`: an add bounded by the usage
+// before the reduce (after + its amount), which was within the limit. So the put-back
+// never oversells, although a reduce knows no limit: when others' adds took the units
+// the reduce freed (the usage rose since), it is refused, and the reduce stays applied.
+// A key gone missing since took the reduce with it.
+func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, after int64) error {
+	args.Limit = min(after, MaxAmount-args.Amount) + args.Amount
 	keyed := args.Idempotency.RecordKey != ""
 	res, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	if res.Status == cacheLimitExceeded {
-		return fmt.Errorf("put back %d on key %q: usage %d would pass MaxAmount", args.Amount, args.Key, res.Usage)
+		return &QuotaError{Key: args.Key, Limit: args.Limit, Usage: res.Usage, Err: fmt.Errorf(
+			"%w: put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce)",
+			ErrQuotaLimitExceeded, args.Amount, args.Key, res.Usage, args.Limit)}
 	}
 	return nil
 }

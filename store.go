@@ -2,6 +2,7 @@ package andromeda
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -205,6 +206,27 @@ func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 		return 0, false, err
 	}
 	return usages[0], found[0], nil
+}
+
+// ReadUsage reads the usage at key and the amount its holds count in it (at most the
+// usage), in one step; found is false when the usage is absent.
+func (c *store) ReadUsage(ctx context.Context, key string) (usage, held int64, found bool, err error) {
+	buckets, _ := HoldKeys(key, "")
+	r, err := c.runReply(ctx, readUsageScript, key, func() string { return fmt.Sprintf("read usage of %q", key) }, []string{key, buckets})
+	if errors.Is(err, ErrUnknownOutcome) { // a read changes nothing: only its answer is lost
+		return 0, 0, false, fmt.Errorf("read usage of %q: %w (%v)", key, ErrRedisUnavailable, err)
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	res, err := result(addUsageArgs{Key: key}, r)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if res.Status != cacheApplied {
+		return 0, 0, false, nil
+	}
+	return res.Usage, r.Limit, true, nil
 }
 
 func (c *store) GetUsages(ctx context.Context, keys []string) ([]int64, []bool, error) {

@@ -14,4 +14,5 @@ var (
 	setScript         = NewScript(scripts.Set)
 	touchScript       = NewScript(scripts.Touch)
 	forgetScript      = NewScript(scripts.Forget)
+	readUsageScript   = NewScript(scripts.ReadUsage)
 )

@@ -131,6 +131,9 @@ func showHold(w io.Writer, snap snapshot, id string, record stored) error {
 	}
 	ends := time.UnixMilli(endsMs).UTC()
 	detail := "ends " + ends.Format("2006-01-02T15:04:05.000Z07:00")
+	if state == "refused" { // a reserve refused for the limit: it never held anything
+		detail = "held nothing"
+	}
 	if state == "active" {
 		switch {
 		case record.field("epoch") != snap.epoch:

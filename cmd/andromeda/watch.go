@@ -189,7 +189,7 @@ func readUsages(ctx context.Context, cache andromeda.Cache, keys []string) ([]in
 	}
 	values, found := make([]int64, len(read)), make([]bool, len(read))
 	for i, u := range read {
-		values[i], found[i] = u.Usage, u.Found
+		values[i], found[i] = u.Usage+u.Held, u.Found // what Redis counts: holds included
 	}
 	return values, found, nil
 }

@@ -22,8 +22,9 @@
 --          failed. If that reduce took back the add recorded under the same key, the add
 --          is applied again; otherwise the record is the reduce's own, and the reduce is put
 --          back only while that record says it was applied, and the record then says
---          undone (12), so a late copy of the reduce changes nothing. Either way with no
---          limit but MaxAmount.
+--          undone (12), so a late copy of the reduce changes nothing. Either way within
+--          ARGV[2], which the Go side sets to the usage before the reduce: a put-back
+--          whose freed units others took since is refused (2), never oversold.
 --
 -- An add's record is "state usage limit amount attempt": state 0 applied, 2 refused, 11
 -- taken back by a reduce with the same key, 12 undone because Next failed (see
@@ -83,8 +84,8 @@ if recordKey and ARGV[6] == '2' then
       return bad
     end
     if usage then
-      if usage > MAX - amount then
-        return {2, usage, MAX, 0}
+      if usage > limit - amount then
+        return {2, usage, limit, 0}
       end
       usage = redis.call('INCRBY', KEYS[1], amount)
     end
@@ -106,8 +107,8 @@ if recordKey and ARGV[6] == '2' then
   if usage == nil then
     return bad
   end
-  if usage and usage > MAX - amount then
-    return {2, usage, MAX, 0}
+  if usage and usage > limit - amount then
+    return {2, usage, limit, 0}
   end
   -- Undone, not deleted: a late copy of the reduce's attempt must find it so. With the
   -- record gone (expired or evicted) while its Do, which applied the reduce, puts it back,

@@ -8,7 +8,8 @@
 --
 -- KEYS[1]  usage
 -- KEYS[2]  hold buckets (hash, see holds_release.lua)
--- KEYS[3]  the hold's record (hash): state ("active", "committed" or "cancelled"),
+-- KEYS[3]  the hold's record (hash): state ("active", "committed", "cancelled", or
+--          "refused": a reserve refused for the limit, kept for the retention),
 --          amount, ends (ms, its bucket's end) and epoch (of the buckets it was made in)
 --
 -- ARGV[1]  "reserve", "commit" or "cancel"
@@ -51,7 +52,7 @@ local record = {}
 for i = 1, #hold, 2 do
   record[hold[i]] = hold[i + 1]
 end
-local states = {active = true, committed = true, cancelled = true}
+local states = {active = true, committed = true, cancelled = true, refused = true}
 if #hold > 0 and not (states[record.state] and record.amount and record.amount ~= '0' and exact(record.amount)
     and string.match(record.ends or '', '^%d+$') and string.match(record.epoch or '', '^%d+$')) then
   local text = {}
@@ -103,6 +104,9 @@ local function close(final)
 end
 
 if mode == 'reserve' then
+  if state == 'refused' then
+    return {2, usage, 0, 1}
+  end
   if state then
     return {codes[state] or 0, usage, 0, 1}
   end
@@ -112,6 +116,10 @@ if mode == 'reserve' then
   end
   local amount, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
   if usage > limit - amount then -- exact for values up to 2^53, unlike usage + amount
+    -- Recorded, as a keyed add's refusal is: a repeat gets the refusal, its first
+    -- outcome, not an admission because a unit came back meanwhile.
+    redis.call('HSET', holdKey, 'state', 'refused', 'amount', ARGV[2], 'ends', '0', 'epoch', '0')
+    redis.call('PEXPIRE', holdKey, ARGV[5])
     return {2, usage, 0, 0}
   end
   local holdFor = tonumber(ARGV[4])
