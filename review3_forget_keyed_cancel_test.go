@@ -1,0 +1,38 @@
+package andromeda_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ramadani/andromeda"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// README "Writing usage back to the database" and ForgetUsage: run the write-back job,
+// then forget; the next change reloads the usage from the database. With the spec's claim
+// flow (claim and cancel named by the claim's idempotency key), a cancel after the reload
+// must give Alice's unit back.
+func TestReview3KeyedCancelAfterWriteBackAndForget(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := newQuotaDB()
+		db.put("fkc", 1, 0)
+		add := newAdd(b, db, nil)
+		cancel := newReduce(b, db, nil)
+		_, err := add.Do(ctx, idem("fkc", 1, "claim-alice"))
+		require.NoError(t, err)
+
+		usages, err := andromeda.ReadCachedUsages(ctx, b.cache, usageKey, []*andromeda.QuotaRequest{{QuotaID: "fkc"}})
+		require.NoError(t, err)
+		db.put("fkc", 1, usages[0].Usage) // 1: Alice's claim
+		_, _, err = andromeda.ForgetUsage(ctx, b.cache, keyOf("fkc"))
+		require.NoError(t, err)
+
+		u, err := cancel.Do(ctx, idem("fkc", 1, "claim-alice")) // Alice cancels: her unit is free
+		require.NoError(t, err)
+		t.Logf("cancel returned usage %d; Redis usage %d", u, b.get(t, keyOf("fkc")))
+		_, err = add.Do(ctx, req("fkc", 1)) // Bob
+		assert.NoError(t, err, "no claim is held, yet Bob is told sold out")
+	})
+}
