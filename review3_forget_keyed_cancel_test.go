@@ -3,6 +3,7 @@ package andromeda_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/ramadani/andromeda"
 	"github.com/stretchr/testify/assert"
@@ -33,6 +34,32 @@ func TestReview3KeyedCancelAfterWriteBackAndForget(t *testing.T) {
 		require.NoError(t, err)
 		t.Logf("cancel returned usage %d; Redis usage %d", u, b.get(t, keyOf("fkc")))
 		_, err = add.Do(ctx, req("fkc", 1)) // Bob
+		assert.NoError(t, err, "no claim is held, yet Bob is told sold out")
+	})
+}
+
+// The same with no forget: the usage key expires (GetQuotaUsageExpiration) after the
+// write-back job ran, as usage keys of the spec do.
+func TestReview3KeyedCancelAfterWriteBackAndExpiry(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := newQuotaDB()
+		db.put("fke", 1, 0)
+		short := func(c *andromeda.AddQuotaUsageConfig) { c.GetQuotaUsageExpiration = expireIn(300 * time.Millisecond) }
+		add := newAdd(b, db, short)
+		cancel := newReduce(b, db, nil)
+		_, err := add.Do(ctx, idem("fke", 1, "claim-alice"))
+		require.NoError(t, err)
+		usages, err := andromeda.ReadCachedUsages(ctx, b.cache, usageKey, []*andromeda.QuotaRequest{{QuotaID: "fke"}})
+		require.NoError(t, err)
+		db.put("fke", 1, usages[0].Usage)
+		time.Sleep(500 * time.Millisecond) // the usage key expires
+		require.Equal(t, int64(-1), b.get(t, keyOf("fke")))
+
+		_, err = cancel.Do(ctx, idem("fke", 1, "claim-alice"))
+		require.NoError(t, err)
+		t.Logf("Redis usage after Alice's cancel: %d", b.get(t, keyOf("fke")))
+		_, err = add.Do(ctx, req("fke", 1))
 		assert.NoError(t, err, "no claim is held, yet Bob is told sold out")
 	})
 }
