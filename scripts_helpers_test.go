@@ -82,7 +82,7 @@ func decodeResults(s *andromeda.Script, reply any) ([]storetypes.CacheResult, er
 	}
 	results := make([]storetypes.CacheResult, len(replies))
 	for i, r := range replies {
-		results[i] = storetypes.CacheResult{Status: storetypes.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}
+		results[i] = storetypes.CacheResult{Status: storetypes.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed, Left: r.Left}
 	}
 	return results, nil
 }

@@ -213,6 +213,9 @@ func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 func (c *store) ReadUsage(ctx context.Context, key string) (usage, held int64, found bool, err error) {
 	buckets, _ := HoldKeys(key, "")
 	r, err := c.runReply(ctx, readUsageScript, key, func() string { return fmt.Sprintf("read usage of %q", key) }, []string{key, buckets})
+	if err != nil && ctx.Err() != nil {
+		return 0, 0, false, fmt.Errorf("read usage of %q: %w", key, ctx.Err())
+	}
 	if errors.Is(err, ErrUnknownOutcome) { // a read changes nothing: only its answer is lost
 		return 0, 0, false, fmt.Errorf("read usage of %q: %w (%v)", key, ErrRedisUnavailable, err)
 	}
@@ -273,7 +276,7 @@ func result(args addUsageArgs, r scripts.Reply) (cacheResult, error) {
 	if err != nil {
 		return cacheResult{}, unreadable(changeOf(args.Key), err)
 	}
-	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
+	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed, Left: r.Left}, nil
 }
 
 func toMultiResult(keys []string, reply any, err error) (multiResult, error) {

@@ -29,7 +29,8 @@ func TestParseInvalidReplies(t *testing.T) {
 		{[]any{int64(9), "x"}, Reply{Status: NotInteger, Raw: "x"}}, // hold.lua names no key
 		{[]any{int64(10), "hash", "k"}, Reply{Status: WrongType, Raw: "hash", Key: "k"}},
 		{[]any{int64(11), int64(3), "{k}:rec"}, Reply{Status: AmountMismatch, Usage: 3, Key: "{k}:rec"}},
-		{[]any{int64(0), int64(1 << 53), int64(1 << 53), int64(1)}, Reply{Usage: 1 << 53, Limit: 1 << 53, Replayed: true}},
+		{[]any{int64(0), int64(1 << 53), int64(1 << 53), int64(1)}, Reply{Usage: 1 << 53, Limit: 1 << 53, Replayed: true, Left: 1 << 53}},
+		{[]any{int64(0), int64(7), int64(0), int64(1), int64(4)}, Reply{Usage: 7, Replayed: true, Left: 4}}, // a replayed take-back
 	} {
 		got, err := Parse(tc.reply)
 		if err != nil || got != tc.want {
@@ -42,7 +43,7 @@ func TestParseInvalidReplies(t *testing.T) {
 		t.Errorf("ParseBatch of a wrong type = %+v, %v", batch, err)
 	}
 	batch, err = ParseBatch([]any{int64(2), int64(5), int64(5)})
-	if err != nil || len(batch) != 1 || batch[0] != (Reply{Status: LimitExceeded, Usage: 5, Limit: 5}) {
+	if err != nil || len(batch) != 1 || batch[0] != (Reply{Status: LimitExceeded, Usage: 5, Limit: 5, Left: 5}) {
 		t.Errorf("ParseBatch of one refusal = %+v, %v", batch, err)
 	}
 	multi, err := ParseMulti([]any{int64(10), int64(2), "hash"})
