@@ -32,7 +32,7 @@ func (c *landingCache) RunScript(ctx context.Context, s *andromeda.Script, keys 
 	time.Sleep(time.Duration(rand.Intn(4000)) * time.Microsecond)
 	reply, err := c.Cache.RunScript(context.WithoutCancel(ctx), s, keys, args...)
 	if err == nil {
-		if results, perr := decodeResults(s, reply); perr == nil && len(results) == len(adds) {
+		if results, perr := decodeResults(s, reply, adds); perr == nil && len(results) == len(adds) {
 			c.mu.Lock()
 			for i, res := range results {
 				if res.Status == storetypes.CacheApplied {

@@ -52,7 +52,7 @@ func (r *recordingCache) RunScript(ctx context.Context, s *andromeda.Script, key
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
-		results, perr := decodeResults(s, reply)
+		results, perr := decodeResults(s, reply, batch)
 		if perr != nil {
 			return nil, perr
 		}

@@ -169,22 +169,26 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 		return res.Usages[0], keys[0], nil, nil
 	}
 	return res.Usages[0], keys[0], func(ctx context.Context) error {
-		return putBackReduces(ctx, m.cache, keys, res.Usages, amount)
+		return m.putBackReduces(ctx, qreq, keys, amount)
 	}, nil
 }
 
 // putBackReduces undoes a reduce of amount on several quotas in one atomic step, all or
-// nothing, each bounded as putBackReduce bounds one: by the usage before the reduce
-// (after[i] + amount). A quota whose usage went missing since took its share with it: the
-// others are put back without it. When one quota's freed units were taken meanwhile,
-// nothing is put back and the reduce stays applied on every quota.
-func putBackReduces(ctx context.Context, cache *store, keys []string, after []int64, amount int64) error {
+// nothing, each within its quota's limit (see putBackLimit). A quota whose usage went
+// missing since took its share with it: the others are put back without it. When one
+// quota's freed units were taken meanwhile, nothing is put back and the reduce stays
+// applied on every quota.
+func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, keys []string, amount int64) error {
 	var args []addUsageArgs
 	for i, key := range keys {
-		args = append(args, addUsageArgs{Key: key, Amount: amount, Limit: min(after[i], MaxAmount-amount) + amount})
+		limit, err := putBackLimit(ctx, m.cache, key, m.quotas[i].GetQuotaLimit, qreq)
+		if err != nil {
+			return fmt.Errorf("put back: %w", err)
+		}
+		args = append(args, addUsageArgs{Key: key, Amount: amount, Limit: limit})
 	}
 	for len(args) > 0 {
-		res, err := cache.AddUsages(ctx, args)
+		res, err := m.cache.AddUsages(ctx, args)
 		switch {
 		case err != nil:
 			return fmt.Errorf("put back: %w", err)
@@ -193,7 +197,7 @@ func putBackReduces(ctx context.Context, cache *store, keys []string, after []in
 			continue
 		case res.Status != cacheApplied:
 			a := args[res.Index]
-			return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce): %w",
+			return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, limit %d): %w",
 				amount, a.Key, res.Usages[res.Index], a.Limit, ErrQuotaLimitExceeded)
 		}
 		return nil

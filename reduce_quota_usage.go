@@ -21,6 +21,12 @@ type ReduceQuotaUsageConfig struct {
 	GetQuotaUsageExpiration GetQuotaExpiration
 	// GetQuotaUsageConfig paces the loading of a missing usage key.
 	GetQuotaUsageConfig GetQuotaUsageConfig
+	// GetQuotaLimit, optional, is used only to undo a reduce whose Next failed: the reduce
+	// is put back within the quota's limit, never past it (when others' adds took the
+	// units it freed meanwhile, it stays applied and Do fails with ErrUndoFailed). Without
+	// it the limit kept in Redis (an add's Option.CacheLimit) is used, when there is one;
+	// otherwise the put-back is bounded by MaxAmount only, and may pass the limit.
+	GetQuotaLimit GetQuota
 	// Next, if set, runs after a successful reduce with the same request; if it fails,
 	// the reduce is undone (unless Option.Irreversible) and Do returns Next's error.
 	Next   UpdateQuotaUsage
@@ -44,7 +50,7 @@ type ReduceUsageOption struct {
 type quotaReduce struct {
 	cache     *store
 	pace      GetQuotaUsageConfig
-	quota     Quota // without GetQuotaLimit: a reduce needs none
+	quota     Quota // GetQuotaLimit, optional, bounds the undo
 	retention time.Duration
 	usage     *loader
 }
@@ -55,11 +61,12 @@ type quotaReduce struct {
 // missing. The result is safe for concurrent use; build it once and share it.
 func ReduceQuotaUsage(conf ReduceQuotaUsageConfig) UpdateQuotaUsage {
 	const name = "ReduceQuotaUsageConfig"
-	q := Quota{GetQuotaUsage: conf.GetQuotaUsage, GetQuotaUsageKey: conf.GetQuotaUsageKey,
+	q := Quota{GetQuotaLimit: conf.GetQuotaLimit, GetQuotaUsage: conf.GetQuotaUsage, GetQuotaUsageKey: conf.GetQuotaUsageKey,
 		GetQuotaUsageExpiration: conf.GetQuotaUsageExpiration}
 	mustSet(name, configField{"Cache", conf.Cache})
 	mustBeQuota(name, "", q, false)
-	mustBeUsable(name, configField{"Next", conf.Next}, configField{"Option.Listener", conf.Option.Listener})
+	mustBeUsable(name, configField{"GetQuotaLimit", conf.GetQuotaLimit}, configField{"Next", conf.Next},
+		configField{"Option.Listener", conf.Option.Listener})
 	r := &quotaReduce{cache: newStore(conf.Cache), pace: conf.GetQuotaUsageConfig, quota: q,
 		retention: conf.Option.IdempotencyRetention, usage: q.usageLoader(conf.Cache, conf.GetQuotaUsageConfig)}
 	return &usageStep{op: opReduce, apply: r.change, next: conf.Next, irreversible: conf.Option.Irreversible, listener: conf.Option.Listener}
@@ -94,7 +101,7 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
 	back := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
-	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, res.Left) }, nil
+	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, r.quota.GetQuotaLimit, qreq) }, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -108,21 +115,38 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 	return idem
 }
 
-// putBackReduce undoes a reduce that left usage `after`: an add bounded by the usage
-// before the reduce (after + its amount), which was within the limit. So the put-back
-// never oversells, although a reduce knows no limit: when others' adds took the units
-// the reduce freed (the usage rose since), it is refused, and the reduce stays applied.
-// A key gone missing since took the reduce with it.
-func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, after int64) error {
-	args.Limit = min(after, MaxAmount-args.Amount) + args.Amount
+// putBackReduce undoes a reduce with an add bounded by the quota's limit (see
+// putBackLimit), so that it never oversells: when others' adds took the units the reduce
+// freed, it is refused, and the reduce stays applied. A key gone missing since took the
+// reduce with it.
+func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, getLimit GetQuota, qreq *QuotaRequest) error {
+	limit, err := putBackLimit(ctx, cache, args.Key, getLimit, qreq)
+	if err != nil {
+		return fmt.Errorf("put back: %w", err)
+	}
+	args.Limit = limit
 	keyed := args.Idempotency.RecordKey != ""
 	res, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	if res.Status == cacheLimitExceeded {
-		return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, %d before the reduce): %w",
-			args.Amount, args.Key, res.Usage, args.Limit, ErrQuotaLimitExceeded)
+		return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, limit %d): %w",
+			args.Amount, args.Key, res.Usage, limit, ErrQuotaLimitExceeded)
 	}
 	return nil
+}
+
+// putBackLimit is the limit an undone reduce on key is put back within: the quota's, from
+// getLimit when the reduce has one, else the limit kept in Redis at LimitKey(key) (an
+// add's Option.CacheLimit), else only MaxAmount.
+func putBackLimit(ctx context.Context, cache *store, key string, getLimit GetQuota, qreq *QuotaRequest) (int64, error) {
+	if getLimit != nil {
+		return quotaLimit(ctx, getLimit, qreq)
+	}
+	limit, found, err := cache.GetUsage(ctx, LimitKey(key))
+	if err != nil || !found {
+		return MaxAmount, err
+	}
+	return limit, nil
 }

@@ -37,6 +37,7 @@ func TestReview2ReduceUndoPassesTheLimit(t *testing.T) {
 
 				errDelete := errors.New("deleting Alice's claim row failed")
 				reduce := newReduce(b, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+					c.GetQuotaLimit = db.limit() // bounds the undo
 					c.Next = andromeda.UpdateQuotaUsageFunc(func(ctx context.Context, _ *andromeda.QuotaUsageRequest) (int64, error) {
 						// Bob claims the unit Alice's cancel freed, while her row is being deleted.
 						_, err := add.Do(ctx, req("pb", 1))

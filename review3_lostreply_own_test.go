@@ -46,6 +46,7 @@ func TestReview3LostReplyOwnRecordPutBackHolds(t *testing.T) {
 	require.NoError(t, err)
 
 	cancel := newReduce(lossy, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+		c.GetQuotaLimit = db.limit() // bounds the undo
 		c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
 			return 0, errors.New("deleting Alice's claim row failed")
 		})

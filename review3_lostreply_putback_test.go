@@ -72,6 +72,7 @@ func TestReview3LostReplyCompensationPutBackOversells(t *testing.T) {
 
 	errDB := errors.New("deleting Alice's claim row failed")
 	cancel := newReduce(lossy, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+		c.GetQuotaLimit = db.limit() // bounds the undo
 		c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
 			return 0, errDB
 		})

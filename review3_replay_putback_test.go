@@ -33,6 +33,7 @@ func TestReview3ReplayedCompensationPutBackOversells(t *testing.T) {
 		fail := false
 		errDB := errors.New("database blip while deleting Alice's claim row")
 		cancel := newReduce(b, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+			c.GetQuotaLimit = db.limit() // bounds the undo
 			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
 				if fail {
 					return 0, errDB

@@ -41,14 +41,20 @@ func decodeAdds(s *andromeda.Script, keys []string, args []any) []storetypes.Add
 			a.LimitKey = keys[1]
 		}
 		return []storetypes.AddUsageArgs{a}
-	case addBatchSHA: // absent, then amount and limit of each add
+	case addBatchSHA: // absent, n, the amounts, then no limit (a limit key), one, or n
+		n := int(args[1].(int64))
 		var adds []storetypes.AddUsageArgs
-		for i := 1; i+1 < len(args); i += 2 {
-			a := storetypes.AddUsageArgs{Key: keys[0], Amount: args[i].(int64), Limit: args[i+1].(int64)}
-			absent(&a, args[0].(int64))
-			if len(keys) == 3 { // usage, limit, hold buckets
+		for i := 0; i < n; i++ {
+			a := storetypes.AddUsageArgs{Key: keys[0], Amount: args[2+i].(int64)}
+			switch {
+			case len(keys) == 3: // usage, limit, hold buckets
 				a.LimitKey = keys[1]
+			case len(args) == n+3:
+				a.Limit = args[n+2].(int64)
+			default:
+				a.Limit = args[n+2+i].(int64)
 			}
+			absent(&a, args[0].(int64))
 			adds = append(adds, a)
 		}
 		return adds
@@ -65,12 +71,16 @@ func absent(a *storetypes.AddUsageArgs, ms int64) {
 }
 
 // decodeResults returns the outcome of each add or reduce in a reply of add.lua,
-// add_batch.lua or reduce.lua.
-func decodeResults(s *andromeda.Script, reply any) ([]storetypes.CacheResult, error) {
+// add_batch.lua or reduce.lua; adds are the adds the call carried (decodeAdds).
+func decodeResults(s *andromeda.Script, reply any, adds []storetypes.AddUsageArgs) ([]storetypes.CacheResult, error) {
 	var replies []scripts.Reply
 	if s.SHA1() == addBatchSHA {
+		amounts, limits := make([]int64, len(adds)), make([]int64, len(adds))
+		for i, a := range adds {
+			amounts[i], limits[i] = a.Amount, a.Limit
+		}
 		var err error
-		if replies, err = scripts.ParseBatch(reply); err != nil {
+		if replies, err = scripts.ParseBatch(reply, amounts, limits); err != nil {
 			return nil, err
 		}
 	} else {
@@ -82,7 +92,7 @@ func decodeResults(s *andromeda.Script, reply any) ([]storetypes.CacheResult, er
 	}
 	results := make([]storetypes.CacheResult, len(replies))
 	for i, r := range replies {
-		results[i] = storetypes.CacheResult{Status: storetypes.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed, Left: r.Left}
+		results[i] = storetypes.CacheResult{Status: storetypes.CacheStatus(r.Status), Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}
 	}
 	return results, nil
 }

@@ -71,7 +71,7 @@ func (c *store) AddUsageBatch(ctx context.Context, batch []addUsageArgs) ([]cach
 	if err != nil {
 		return nil, runError(batch[0].Key, err)
 	}
-	replies, err := scripts.ParseBatch(reply)
+	replies, err := scripts.ParseBatch(reply, amounts, limits)
 	if err != nil {
 		return nil, unreadable(changeOf(first.Key), err)
 	}
@@ -276,7 +276,7 @@ func result(args addUsageArgs, r scripts.Reply) (cacheResult, error) {
 	if err != nil {
 		return cacheResult{}, unreadable(changeOf(args.Key), err)
 	}
-	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed, Left: r.Left}, nil
+	return cacheResult{Status: status, Usage: r.Usage, Limit: r.Limit, Replayed: r.Replayed}, nil
 }
 
 func toMultiResult(keys []string, reply any, err error) (multiResult, error) {

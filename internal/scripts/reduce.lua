@@ -22,8 +22,7 @@
 -- Do with the key is a fresh attempt; a late copy of the undone Do's attempt is not).
 --
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
--- (usage found); replayed is 1 when nothing changed because of a record; a replay of a
--- take-back (11) adds, fifth, the usage the take-back left. {9, value, key}
+-- (usage found); replayed is 1 when nothing changed because of a record. {9, value, key}
 -- or {10, type, key} when a key holds something that is not a usage (see read in
 -- exact.lua, which the Go side puts before this script).
 
@@ -63,11 +62,6 @@ if add then
   if state ~= '0' then
     if not usage then
       return {1, 0, 0, 1}
-    end
-    if state == '11' and not undo then
-      -- And the usage this take-back left (0 when it found the usage gone): an undo of
-      -- this reduce puts the add back only within it, as it would after the first reply.
-      return {0, usage, 0, 1, add.usage}
     end
     return {0, usage, 0, 1}
   end

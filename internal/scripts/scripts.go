@@ -64,9 +64,6 @@ type Reply struct {
 	Limit  int64 // Add only
 	// Replayed is true when the outcome comes from an idempotency record.
 	Replayed bool
-	// Left is the usage the change left when it was applied: Usage, except for a replayed
-	// reduce that took an add back, which replies with today's usage and, fifth, this.
-	Left int64
 	// Raw is the stored value when Status is NotInteger, the key's type when WrongType.
 	Raw string
 	// Key is the key Raw was found at (NotInteger, WrongType), or the add's record
@@ -78,7 +75,7 @@ type Reply struct {
 // Reduce return.
 func Parse(reply any) (Reply, error) {
 	fields, ok := reply.([]any)
-	if !ok || len(fields) < 2 || len(fields) > 5 {
+	if !ok || len(fields) < 2 || len(fields) > 4 {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
 	status, ok := fields[0].(int64)
@@ -102,23 +99,18 @@ func Parse(reply any) (Reply, error) {
 	if !ok {
 		return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 	}
-	r := Reply{Status: status, Usage: usage, Left: usage}
+	r := Reply{Status: status, Usage: usage}
 	if len(fields) >= 3 {
 		if r.Limit, ok = fields[2].(int64); !ok {
 			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 		}
 	}
-	if len(fields) >= 4 {
+	if len(fields) == 4 {
 		replayed, ok := fields[3].(int64)
 		if !ok {
 			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
 		}
 		r.Replayed = replayed == 1
-	}
-	if len(fields) == 5 {
-		if r.Left, ok = fields[4].(int64); !ok {
-			return Reply{}, fmt.Errorf("unexpected script reply %v", reply)
-		}
 	}
 	return r, nil
 }

@@ -1,6 +1,7 @@
 package scripts
 
 import (
+	"reflect"
 	"strconv"
 	"testing"
 )
@@ -29,22 +30,33 @@ func TestParseInvalidReplies(t *testing.T) {
 		{[]any{int64(9), "x"}, Reply{Status: NotInteger, Raw: "x"}}, // hold.lua names no key
 		{[]any{int64(10), "hash", "k"}, Reply{Status: WrongType, Raw: "hash", Key: "k"}},
 		{[]any{int64(11), int64(3), "{k}:rec"}, Reply{Status: AmountMismatch, Usage: 3, Key: "{k}:rec"}},
-		{[]any{int64(0), int64(1 << 53), int64(1 << 53), int64(1)}, Reply{Usage: 1 << 53, Limit: 1 << 53, Replayed: true, Left: 1 << 53}},
-		{[]any{int64(0), int64(7), int64(0), int64(1), int64(4)}, Reply{Usage: 7, Replayed: true, Left: 4}}, // a replayed take-back
+		{[]any{int64(0), int64(1 << 53), int64(1 << 53), int64(1)}, Reply{Usage: 1 << 53, Limit: 1 << 53, Replayed: true}},
 	} {
 		got, err := Parse(tc.reply)
 		if err != nil || got != tc.want {
 			t.Errorf("Parse(%v) = %+v, %v; want %+v", tc.reply, got, err, tc.want)
 		}
 	}
-	// A batch of one request is three fields too: its status tells them apart.
-	batch, err := ParseBatch([]any{int64(10), "list", "k"})
+	// A batch's foreign value is one reply, whatever the number of adds.
+	batch, err := ParseBatch([]any{int64(10), "list", "k"}, []int64{1, 2}, []int64{5, 5})
 	if err != nil || len(batch) != 1 || batch[0].Status != WrongType || batch[0].Key != "k" {
 		t.Errorf("ParseBatch of a wrong type = %+v, %v", batch, err)
 	}
-	batch, err = ParseBatch([]any{int64(2), int64(5), int64(5)})
-	if err != nil || len(batch) != 1 || batch[0] != (Reply{Status: LimitExceeded, Usage: 5, Limit: 5, Left: 5}) {
-		t.Errorf("ParseBatch of one refusal = %+v, %v", batch, err)
+	// Usage 3 before: +1 applied (4), 2 refused (limit 5), +1 applied (5).
+	batch, err = ParseBatch([]any{int64(0), int64(3), "020", int64(-1)}, []int64{1, 2, 1}, []int64{5, 5, 5})
+	want := []Reply{{Usage: 4, Limit: 5}, {Status: LimitExceeded, Usage: 4, Limit: 5}, {Usage: 5, Limit: 5}}
+	if err != nil || !reflect.DeepEqual(batch, want) {
+		t.Errorf("ParseBatch = %+v, %v; want %+v", batch, err, want)
+	}
+	for _, bad := range []any{
+		[]any{int64(0), int64(3), "02", int64(-1)},  // two outcomes for three adds
+		[]any{int64(0), int64(3), "0x0", int64(-1)}, // an outcome that is none
+		[]any{int64(0), "3", "000", int64(-1)},      // a usage that is not a number
+		[]any{int64(3)},                             // an unknown status
+	} {
+		if got, err := ParseBatch(bad, []int64{1, 2, 1}, []int64{5, 5, 5}); err == nil {
+			t.Errorf("ParseBatch(%v) = %+v, want an error", bad, got)
+		}
 	}
 	multi, err := ParseMulti([]any{int64(10), int64(2), "hash"})
 	if err != nil || multi.Status != WrongType || multi.Index != 1 || multi.Raw != "hash" {

@@ -164,9 +164,6 @@ type CacheResult struct {
 	// Replayed is true when the outcome was read from an idempotency record: nothing
 	// changed this time.
 	Replayed bool
-	// Left is the usage the change left when it was applied (Usage, but for a replayed
-	// reduce that took an add back): what an undo of it may put back on.
-	Left int64
 }
 
 // MultiResult is the outcome of an all-or-nothing change to several quotas.
