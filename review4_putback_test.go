@@ -3,6 +3,8 @@ package andromeda_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ramadani/andromeda"
@@ -90,4 +92,43 @@ func TestReview4ReduceUndoRefusedAboveALoweredLimit(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The same for several quotas, whose Quotas always carry GetQuotaLimit (the add needs it):
+// the campaign's limit is lowered from 3 to 2 while 3 are sold; Alice's cancel (her quota
+// and the campaign's) fails in Next with no add in between. Nothing took the freed units,
+// yet the all-or-nothing put-back is refused on the campaign and the cancel stays applied
+// on both quotas.
+func TestReview4MultiReduceUndoRefusedAboveALoweredLimit(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		var campaignLimit atomic.Int64
+		campaignLimit.Store(3)
+		userQ := func(_ context.Context, r *andromeda.QuotaRequest) (string, error) {
+			return fmt.Sprintf("{r4camp}:user:%v", r.Data), nil
+		}
+		campQ := func(context.Context, *andromeda.QuotaRequest) (string, error) { return "{r4camp}:usage", nil }
+		quotas := []andromeda.Quota{
+			{GetQuotaLimit: fixed(1), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(userQ)},
+			{GetQuotaLimit: andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+				return campaignLimit.Load(), nil
+			}), GetQuotaUsageKey: andromeda.GetQuotaKeyFunc(campQ)},
+		}
+		claim := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas})
+		for _, who := range []string{"alice", "bob", "carol"} {
+			_, err := claim.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "c", Usage: 1, Data: who})
+			require.NoError(t, err)
+		}
+		campaignLimit.Store(2)
+		errNext := errors.New("deleting Alice's claim row failed")
+		cancel := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas,
+			Next: andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				return 0, errNext
+			})})
+		_, err := cancel.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "c", Usage: 1, Data: "alice"})
+		require.ErrorIs(t, err, errNext)
+		assert.Equal(t, int64(3), b.get(t, "{r4camp}:usage"), "nothing took the freed unit: the cancel is undone")
+		assert.Equal(t, int64(1), b.get(t, "{r4camp}:user:alice"), "nothing took the freed unit: the cancel is undone")
+		assert.NotErrorIs(t, err, andromeda.ErrUndoFailed, "%v", err)
+	})
 }
