@@ -132,3 +132,31 @@ func TestReview4MultiReduceUndoRefusedAboveALoweredLimit(t *testing.T) {
 		assert.NotErrorIs(t, err, andromeda.ErrUndoFailed, "%v", err)
 	})
 }
+
+// GetQuotaLimit is optional and "used only to undo a reduce whose Next failed ... when
+// others' adds took the units it freed meanwhile, it stays applied". When it fails (the
+// database that holds the limits is briefly down, the very kind of failure that made Next
+// fail), the reduce is not put back at all, though no add ran: putting it back within the
+// usage it started from never oversells and needs no limit.
+func TestReview4ReduceUndoFailsWhenGetQuotaLimitFails(t *testing.T) {
+	eachRealBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := newQuotaDB()
+		db.put("gf", 10, 0)
+		_, err := newAdd(b, db, nil).Do(ctx, req("gf", 4))
+		require.NoError(t, err)
+		errDown := errors.New("database down")
+		cancel := newReduce(b, db, func(c *andromeda.ReduceQuotaUsageConfig) {
+			c.GetQuotaLimit = andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+				return 0, errDown
+			})
+			c.Next = andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				return 0, errDown
+			})
+		})
+		_, err = cancel.Do(ctx, req("gf", 1))
+		require.ErrorIs(t, err, errDown)
+		assert.Equal(t, int64(4), b.get(t, keyOf("gf")), "nothing took the freed unit: the reduce is undone")
+		assert.NotErrorIs(t, err, andromeda.ErrUndoFailed, "%v", err)
+	})
+}
