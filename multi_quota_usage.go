@@ -169,19 +169,19 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 		return res.Usages[0], keys[0], nil, nil
 	}
 	return res.Usages[0], keys[0], func(ctx context.Context) error {
-		return m.putBackReduces(ctx, qreq, keys, amount)
+		return m.putBackReduces(ctx, qreq, keys, res.Usages, amount)
 	}, nil
 }
 
 // putBackReduces undoes a reduce of amount on several quotas in one atomic step, all or
-// nothing, each within its quota's limit (see putBackLimit). A quota whose usage went
+// nothing, each bounded by putBackLimit. A quota whose usage went
 // missing since took its share with it: the others are put back without it. When one
 // quota's freed units were taken meanwhile, nothing is put back and the reduce stays
 // applied on every quota.
-func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, keys []string, amount int64) error {
+func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, keys []string, after []int64, amount int64) error {
 	var args []addUsageArgs
 	for i, key := range keys {
-		limit, err := putBackLimit(ctx, m.cache, key, m.quotas[i].GetQuotaLimit, qreq)
+		limit, err := putBackLimit(ctx, m.cache, key, amount, cacheResult{Usage: after[i]}, m.quotas[i].GetQuotaLimit, qreq)
 		if err != nil {
 			return fmt.Errorf("put back: %w", err)
 		}
@@ -197,7 +197,7 @@ func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, key
 			continue
 		case res.Status != cacheApplied:
 			a := args[res.Index]
-			return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, limit %d): %w",
+			return fmt.Errorf("put back %d on key %q: others' adds took the units it freed (usage %d, at most %d after putting it back): %w",
 				amount, a.Key, res.Usages[res.Index], a.Limit, ErrQuotaLimitExceeded)
 		}
 		return nil

@@ -22,10 +22,11 @@ type ReduceQuotaUsageConfig struct {
 	// GetQuotaUsageConfig paces the loading of a missing usage key.
 	GetQuotaUsageConfig GetQuotaUsageConfig
 	// GetQuotaLimit, optional, is used only to undo a reduce whose Next failed: the reduce
-	// is put back within the quota's limit, never past it (when others' adds took the
-	// units it freed meanwhile, it stays applied and Do fails with ErrUndoFailed). Without
-	// it the limit kept in Redis (an add's Option.CacheLimit) is used, when there is one;
-	// otherwise the put-back is bounded by MaxAmount only, and may pass the limit.
+	// is put back up to the higher of the limit and the usage it started from, never past
+	// both (when others' adds took the units it freed meanwhile, it stays applied and Do
+	// fails with ErrUndoFailed). Without it the limit kept in Redis (an add's
+	// Option.CacheLimit) is used, when there is one; otherwise the put-back is bounded by
+	// MaxAmount only, and may pass the limit.
 	GetQuotaLimit GetQuota
 	// Next, if set, runs after a successful reduce with the same request; if it fails,
 	// the reduce is undone (unless Option.Irreversible) and Do returns Next's error.
@@ -101,7 +102,9 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	// The undo puts the reduce back: the add it took back counts again, or its own
 	// record goes.
 	back := addUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
-	return res.Usage, key, func(ctx context.Context) error { return putBackReduce(ctx, r.cache, back, r.quota.GetQuotaLimit, qreq) }, nil
+	return res.Usage, key, func(ctx context.Context) error {
+		return putBackReduce(ctx, r.cache, back, res, r.quota.GetQuotaLimit, qreq)
+	}, nil
 }
 
 // reduceIdempotency is the record of a reduce with req's idempotency key, and the record
@@ -115,38 +118,60 @@ func reduceIdempotency(key string, req *QuotaUsageRequest, retention time.Durati
 	return idem
 }
 
-// putBackReduce undoes a reduce with an add bounded by the quota's limit (see
-// putBackLimit), so that it never oversells: when others' adds took the units the reduce
-// freed, it is refused, and the reduce stays applied. A key gone missing since took the
-// reduce with it.
-func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, getLimit GetQuota, qreq *QuotaRequest) error {
-	limit, err := putBackLimit(ctx, cache, args.Key, getLimit, qreq)
+// putBackReduce undoes a reduce with an add bounded by putBackLimit, so that it never
+// oversells: when others' adds took the units the reduce freed, it is refused, and the
+// reduce stays applied. A key gone missing since took the reduce with it.
+func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, res cacheResult, getLimit GetQuota, qreq *QuotaRequest) error {
+	limit, err := putBackLimit(ctx, cache, args.Key, args.Amount, res, getLimit, qreq)
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
 	args.Limit = limit
 	keyed := args.Idempotency.RecordKey != ""
-	res, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
+	put, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}
-	if res.Status == cacheLimitExceeded {
-		return fmt.Errorf("put back %d on key %q: the units it freed were taken meanwhile (usage %d, limit %d): %w",
-			args.Amount, args.Key, res.Usage, limit, ErrQuotaLimitExceeded)
+	if put.Status == cacheLimitExceeded {
+		return fmt.Errorf("put back %d on key %q: others' adds took the units it freed (usage %d, at most %d after putting it back): %w",
+			args.Amount, args.Key, put.Usage, limit, ErrQuotaLimitExceeded)
 	}
 	return nil
 }
 
-// putBackLimit is the limit an undone reduce on key is put back within: the quota's, from
-// getLimit when the reduce has one, else the limit kept in Redis at LimitKey(key) (an
-// add's Option.CacheLimit), else only MaxAmount.
-func putBackLimit(ctx context.Context, cache *store, key string, getLimit GetQuota, qreq *QuotaRequest) (int64, error) {
+// putBackLimit is how high the put-back of a reduce of amount on key that answered res
+// may take the usage. The usage before the reduce (res.Usage + amount) is always safe:
+// it was there already. A reduce that knows the quota's limit (from getLimit, else the
+// limit kept in Redis at LimitKey(key), an add's Option.CacheLimit) may go up to it too,
+// so that concurrent undos never refuse each other. A replayed reduce answered today's
+// usage, not the one it left, so only the limit bounds it; with no limit known, only
+// MaxAmount does (see the README's Known limits). When the limit cannot be had (the
+// function fails or panics, the limit key holds something else), the usage before the
+// reduce bounds it, or, for a replay, the put-back fails. (A panic in getLimit goes on to
+// the step, which tells the listener the undo failed and raises it again.)
+func putBackLimit(ctx context.Context, cache *store, key string, amount int64, res cacheResult, getLimit GetQuota, qreq *QuotaRequest) (int64, error) {
+	limit, known, err := quotaLimitForUndo(ctx, cache, key, getLimit, qreq)
+	before := min(res.Usage, MaxAmount-amount) + amount
+	switch {
+	case err != nil && res.Replayed:
+		return 0, err
+	case err != nil:
+		return before, nil
+	case !known:
+		return MaxAmount, nil
+	case res.Replayed:
+		return limit, nil
+	}
+	return max(limit, before), nil
+}
+
+// quotaLimitForUndo is the quota's limit from getLimit, else the limit kept in Redis;
+// known is false when there is neither.
+func quotaLimitForUndo(ctx context.Context, cache *store, key string, getLimit GetQuota, qreq *QuotaRequest) (limit int64, known bool, err error) {
 	if getLimit != nil {
-		return quotaLimit(ctx, getLimit, qreq)
+		limit, err = quotaLimit(ctx, getLimit, qreq)
+		return limit, err == nil, err
 	}
 	limit, found, err := cache.GetUsage(ctx, LimitKey(key))
-	if err != nil || !found {
-		return MaxAmount, err
-	}
-	return limit, nil
+	return limit, found, err
 }

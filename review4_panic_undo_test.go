@@ -13,8 +13,9 @@ import (
 // application's database code, as TestReviewPanickingLoaderIsRecoverable's loader), the
 // panic escapes the undo: the listener is never told of the Do (README Guarantee 5:
 // "Listeners get exactly one call per Do"), and the reduce stays applied although nothing
-// took its freed unit, with no ErrUndoFailed for the caller (Guarantee 4). A Next that
-// panics is undone and the listener told first; a panic in the undo's own callback is not.
+// took its freed unit, with no ErrUndoFailed for the caller (Guarantee 4). Now the undo
+// is reported failed (the panic stops it: a bug in the application's code is not papered
+// over), the listener is told with ErrUndoFailed, and the panic goes on, as Next's does.
 func TestReview4PanickingGetQuotaLimitInUndoSkipsTheListener(t *testing.T) {
 	b := standaloneBackend(t)
 	db := newQuotaDB()
@@ -29,10 +30,14 @@ func TestReview4PanickingGetQuotaLimitInUndoSkipsTheListener(t *testing.T) {
 		})
 		c.Option.Listener = listener
 	})
+	var recovered any
 	func() {
-		defer func() { _ = recover() }() // as the caller's server does
+		defer func() { recovered = recover() }() // as the caller's server does
 		_, _ = cancel.Do(context.Background(), req("pg", 2))
 	}()
+	assert.Equal(t, "database driver bug", recovered, "the panic goes on")
 	assert.Equal(t, int64(1), listener.errors.Load()+listener.successes.Load(), "one listener call for the Do")
-	assert.Equal(t, int64(5), b.get(t, keyOf("pg")), "nothing took the freed units: the reduce is undone")
+	err, _ := listener.lastErr.Load().(error)
+	assert.ErrorIs(t, err, andromeda.ErrUndoFailed, "the listener hears the reduce stayed applied")
+	assert.Equal(t, int64(3), b.get(t, keyOf("pg")), "the reduce stayed applied, as reported")
 }

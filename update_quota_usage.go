@@ -62,6 +62,21 @@ func runNext(ctx context.Context, next UpdateQuotaUsage, req *QuotaUsageRequest,
 	return err
 }
 
+// runUndo runs undo; a panic in it (a user's function it calls, such as a reduce's
+// GetQuotaLimit) fails the undo, and goes on after the listener is told, as Next's does,
+// unless Next's own panic already will.
+func runUndo(ctx context.Context, undo undoFunc, panicked **nextPanic) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if *panicked == nil {
+				*panicked = &nextPanic{value: p}
+			}
+			err = fmt.Errorf("the undo panicked: %v", p)
+		}
+	}()
+	return undo(ctx)
+}
+
 func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **nextPanic) (int64, error) {
 	if err := checkRequest(ctx, req, s.zeroUsageOK); err != nil {
 		return 0, s.fail(req, "", err)
@@ -82,7 +97,7 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **n
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
 		// it was told failed.
-		if undoErr := undo(context.WithoutCancel(ctx)); undoErr != nil {
+		if undoErr := runUndo(context.WithoutCancel(ctx), undo, panicked); undoErr != nil {
 			// The change stays counted, or may: neither Next's error nor the undo's may
 			// tell the caller that nothing changed.
 			return 0, undoFailed(err, undoErr, s.op, req.Usage, key)

@@ -23,7 +23,7 @@
 --          is applied again; otherwise the record is the reduce's own, and the reduce is put
 --          back only while that record says it was applied, and the record then says
 --          undone (12), so a late copy of the reduce changes nothing. Either way within
---          ARGV[2], which the Go side sets to the usage before the reduce: a put-back
+--          ARGV[2], the bound the Go side sets (see putBackLimit): a put-back
 --          whose freed units others took since is refused (2), never oversold.
 --
 -- An add's record is "state usage limit amount attempt": state 0 applied, 2 refused, 11
