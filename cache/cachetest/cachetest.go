@@ -650,8 +650,8 @@ func testIdempotentReduce(t *testing.T, h Harness) {
 	}
 	assertRaw(t, h, "k", "3")
 
-	// Putting the reduce back marks its record undone, once.
-	undo := storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 1, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
+	// Putting the reduce back (within the usage before it, 5) marks its record undone, once.
+	undo := storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 5, Idempotency: storetypes.Idempotency{RecordKey: "{k}:rec", Retention: time.Hour, Forget: true, Attempt: "a1"}}
 	for i := 0; i < 2; i++ {
 		_, err := h.s.AddUsage(ctx, undo)
 		require.NoError(t, err)
@@ -688,7 +688,10 @@ func testHolds(t *testing.T, h Harness) {
 	require.NoError(t, h.SetRaw(ctx, "k", "3"))
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5}, change(hold(storetypes.HoldReserve, "a", 2)))
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "a", 2)))
-	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5}, change(hold(storetypes.HoldReserve, "b", 6)))
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5}, change(hold(storetypes.HoldReserve, "x", 6)))
+	// A refusal is recorded: its repeat replays it, even with an amount that would fit.
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "x", 4)))
+	assert.Equal(t, storetypes.CacheHoldNotFound, change(hold(storetypes.HoldCommit, "x", 0)).Status)
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9}, change(hold(storetypes.HoldReserve, "b", 4)))
 	assertRaw(t, h, "k", "9") // committed 3 + held 2 + 4
 

@@ -186,8 +186,10 @@ func testAPIHolds(t *testing.T, h Harness) {
 	usage, err := holds.Reserve.Do(ctx, hold("a", 3))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), usage)
-	_, err = holds.Reserve.Do(ctx, hold("b", 3))
+	_, err = holds.Reserve.Do(ctx, hold("x", 3))
 	require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "held quota is used")
+	_, err = holds.Reserve.Do(ctx, hold("x", 2))
+	require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "a repeat of a refused reserve replays the refusal")
 	_, err = holds.Reserve.Do(ctx, hold("b", 2))
 	require.NoError(t, err)
 
