@@ -236,3 +236,13 @@ func (l *countingListener) OnError(_ context.Context, _ *andromeda.QuotaUsageReq
 func req(id string, usage int64) *andromeda.QuotaUsageRequest {
 	return &andromeda.QuotaUsageRequest{QuotaID: id, Usage: usage}
 }
+
+// skipLongInShort skips one of the longest end-to-end runs under -short: .ci/run runs
+// every test in its full pass and adds -short to its -race pass, where these would only
+// repeat paths that other tests already take under the race detector.
+func skipLongInShort(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("a long end-to-end run: in the full pass, not the -short one")
+	}
+}

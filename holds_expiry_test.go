@@ -76,6 +76,7 @@ func TestManyExpiredHoldsAreAllReleased(t *testing.T) {
 // Holds expire while only plain adds run on the quota: the adds release them, and every
 // add that fits is admitted, up to the limit exactly.
 func TestExpiredHoldsReleasedByPlainAdds(t *testing.T) {
+	skipLongInShort(t)
 	eachRealBackend(t, func(t *testing.T, b backend) {
 		const limit = 10_000
 		db := newQuotaDB()

@@ -19,6 +19,7 @@ import (
 // the usage is exactly the commits that succeeded plus the adds that succeeded: a commit
 // accepted after its hold was released, or a hold released twice, breaks the sum.
 func TestCommitsAndCancelsRacingExpiry(t *testing.T) {
+	skipLongInShort(t)
 	eachRealBackend(t, func(t *testing.T, b backend) {
 		const holdsN, limit, workers = 160, 1000, 16
 		db := newQuotaDB()

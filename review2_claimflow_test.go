@@ -21,6 +21,7 @@ import (
 // failing. The application retries a Do whose outcome is unknown (or Redis unavailable)
 // with the same key, as the README says. Usage must equal the claims kept.
 func TestReview2ClaimFlowLostRepliesEveryStep(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	const key = "review2:{claims}:usage"
 	const claims, limit = 2000, 1500
@@ -109,6 +110,7 @@ func TestReview2ClaimFlowLostRepliesEveryStep(t *testing.T) {
 // retried by the application while its outcome is unknown. Usage must equal the units
 // committed, and every unit not committed must be reservable again.
 func TestReview2HoldFlowLostRepliesEveryStep(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	const key = "review2:{holds}:usage"
 	const orders, limit = 1500, 1000
