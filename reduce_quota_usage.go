@@ -25,8 +25,9 @@ type ReduceQuotaUsageConfig struct {
 	// is put back up to the higher of the limit and the usage it started from, never past
 	// both (when others' adds took the units it freed meanwhile, it stays applied and Do
 	// fails with ErrUndoFailed). Without it the limit kept in Redis (an add's
-	// Option.CacheLimit) is used, when there is one; otherwise the put-back is bounded by
-	// MaxAmount only, and may pass the limit.
+	// Option.CacheLimit) is used, when it is there as the undo runs (it may have expired
+	// meanwhile); otherwise the put-back is bounded by MaxAmount only, and may pass the
+	// limit.
 	GetQuotaLimit GetQuota
 	// Next, if set, runs after a successful reduce with the same request; if it fails,
 	// the reduce is undone (unless Option.Irreversible) and Do returns Next's error.
