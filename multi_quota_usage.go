@@ -197,8 +197,7 @@ func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, key
 			continue
 		case res.Status != cacheApplied:
 			a := args[res.Index]
-			return fmt.Errorf("put back %d on key %q: others' adds took the units it freed (usage %d, at most %d after putting it back): %w",
-				amount, a.Key, res.Usages[res.Index], a.Limit, ErrQuotaLimitExceeded)
+			return putBackRefused(amount, a.Key, res.Usages[res.Index], a.Limit)
 		}
 		return nil
 	}

@@ -134,10 +134,16 @@ func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, res cac
 		return fmt.Errorf("put back: %w", err)
 	}
 	if put.Status == cacheLimitExceeded {
-		return fmt.Errorf("put back %d on key %q: others' adds took the units it freed (usage %d, at most %d after putting it back): %w",
-			args.Amount, args.Key, put.Usage, limit, ErrQuotaLimitExceeded)
+		return putBackRefused(args.Amount, args.Key, put.Usage, limit)
 	}
 	return nil
+}
+
+// putBackRefused is the error of a put-back of amount on key refused at usage, which
+// would have passed limit: others' adds took the units the reduce freed.
+func putBackRefused(amount int64, key string, usage, limit int64) error {
+	return fmt.Errorf("put back %d on key %q: others' adds took the units it freed (usage %d, at most %d after putting it back): %w",
+		amount, key, usage, limit, ErrQuotaLimitExceeded)
 }
 
 // putBackLimit is how high the put-back of a reduce of amount on key that answered res
@@ -173,6 +179,5 @@ func quotaLimitForUndo(ctx context.Context, cache *store, key string, getLimit G
 		limit, err = quotaLimit(ctx, getLimit, qreq)
 		return limit, err == nil, err
 	}
-	limit, found, err := cache.GetUsage(ctx, LimitKey(key))
-	return limit, found, err
+	return cache.GetUsage(ctx, LimitKey(key))
 }

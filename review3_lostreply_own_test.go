@@ -7,9 +7,6 @@ import (
 
 	"github.com/ramadani/andromeda"
 	"github.com/ramadani/andromeda/cache/redisv9"
-	"github.com/ramadani/andromeda/internal/faultproxy"
-	"github.com/ramadani/andromeda/internal/redistest"
-	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,16 +15,7 @@ import (
 // while Bob takes the freed unit: the resend replays the recorded usage, so the put-back
 // is refused (ErrUndoFailed, not ErrQuotaLimitExceeded), usage stays 1.
 func TestReview3LostReplyOwnRecordPutBackHolds(t *testing.T) {
-	redistest.Require(t)
-	server := redistest.Standalone(t)
-	proxy, err := faultproxy.Start(server.Addr)
-	require.NoError(t, err)
-	t.Cleanup(proxy.Close)
-	directClient := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { directClient.Close() })
-	proxied := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
-	t.Cleanup(func() { proxied.Close() })
-	direct := backend{name: "direct", real: true, client: directClient, cache: redisv9.New(directClient)}
+	direct, proxied, proxy := lossyRig(t)
 
 	ctx := context.Background()
 	db := newQuotaDB()
@@ -38,8 +26,8 @@ func TestReview3LostReplyOwnRecordPutBackHolds(t *testing.T) {
 		_, err := bobAdd.Do(ctx, req("lro", 1))
 		assert.NoError(t, err)
 	}
-	lossy := backend{name: "lossy", real: true, client: directClient, cache: wrapped}
-	_, err = newAdd(lossy, db, nil).Do(ctx, req("lro", 1)) // Alice's claim, no key
+	lossy := backend{name: "lossy", real: true, client: direct.client, cache: wrapped}
+	_, err := newAdd(lossy, db, nil).Do(ctx, req("lro", 1)) // Alice's claim, no key
 	require.NoError(t, err)
 	db.put("lro-warm", 5, 1)
 	_, err = newReduce(lossy, db, nil).Do(ctx, idem("lro-warm", 1, "warm"))

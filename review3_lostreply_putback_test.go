@@ -41,20 +41,10 @@ func (d *dropOnce) RunScript(ctx context.Context, s *andromeda.Script, keys []st
 // add back; Bob takes the freed unit; the library resends the reduce (same attempt), which
 // replays "applied" with the usage of now. Next fails: the put-back's bound is Bob's usage
 // + 1, so Alice's add is applied again on top of Bob's: usage 2 on a limit of 1.
-// README Guarantee 1: "Usage is never counted above the limit"; Guarantee 4: a reduce "is
-// put back only within the usage it started from ... so the reduce stays applied and Do
-// fails with ErrUndoFailed".
+// README Guarantee 1: "Usage is never counted above the limit"; Guarantee 4: a refused
+// put-back leaves the reduce applied, and Do fails with ErrUndoFailed.
 func TestReview3LostReplyCompensationPutBackOversells(t *testing.T) {
-	redistest.Require(t)
-	server := redistest.Standalone(t)
-	proxy, err := faultproxy.Start(server.Addr)
-	require.NoError(t, err)
-	t.Cleanup(proxy.Close)
-	directClient := redis.NewClient(&redis.Options{Addr: server.Addr})
-	t.Cleanup(func() { directClient.Close() })
-	proxied := redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
-	t.Cleanup(func() { proxied.Close() })
-	direct := backend{name: "direct", real: true, client: directClient, cache: redisv9.New(directClient)}
+	direct, proxied, proxy := lossyRig(t)
 
 	ctx := context.Background()
 	db := newQuotaDB()
@@ -65,9 +55,9 @@ func TestReview3LostReplyCompensationPutBackOversells(t *testing.T) {
 		_, err := bobAdd.Do(ctx, req("lrc", 1)) // Bob takes the unit Alice's cancel freed
 		assert.NoError(t, err)
 	}
-	lossy := backend{name: "lossy", real: true, client: directClient, cache: wrapped}
+	lossy := backend{name: "lossy", real: true, client: direct.client, cache: wrapped}
 
-	_, err = newAdd(lossy, db, nil).Do(ctx, idem("lrc", 1, "claim-alice"))
+	_, err := newAdd(lossy, db, nil).Do(ctx, idem("lrc", 1, "claim-alice"))
 	require.NoError(t, err)
 
 	errDB := errors.New("deleting Alice's claim row failed")
@@ -88,4 +78,20 @@ func TestReview3LostReplyCompensationPutBackOversells(t *testing.T) {
 	usage := direct.get(t, keyOf("lrc"))
 	assert.LessOrEqual(t, usage, int64(1), "usage %d on a limit of 1: oversold", usage)
 	assert.ErrorIs(t, err, andromeda.ErrUndoFailed, "the units the reduce freed were taken: it must stay applied")
+}
+
+// lossyRig starts a standalone server with a fault proxy in front of it: direct talks to
+// the server, proxied (no client resends) through the proxy, which can drop a reply.
+func lossyRig(t *testing.T) (direct backend, proxied *redis.Client, proxy *faultproxy.Proxy) {
+	t.Helper()
+	redistest.Require(t)
+	server := redistest.Standalone(t)
+	proxy, err := faultproxy.Start(server.Addr)
+	require.NoError(t, err)
+	t.Cleanup(proxy.Close)
+	directClient := redis.NewClient(&redis.Options{Addr: server.Addr})
+	t.Cleanup(func() { directClient.Close() })
+	proxied = redis.NewClient(&redis.Options{Addr: proxy.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { proxied.Close() })
+	return backend{name: "direct", real: true, client: directClient, cache: redisv9.New(directClient)}, proxied, proxy
 }

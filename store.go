@@ -211,8 +211,7 @@ func (c *store) GetUsage(ctx context.Context, key string) (int64, bool, error) {
 // ReadUsage reads the usage at key and the amount its holds count in it (at most the
 // usage), in one step; found is false when the usage is absent.
 func (c *store) ReadUsage(ctx context.Context, key string) (usage, held int64, found bool, err error) {
-	buckets, _ := HoldKeys(key, "")
-	r, err := c.runReply(ctx, readUsageScript, key, func() string { return fmt.Sprintf("read usage of %q", key) }, []string{key, buckets})
+	r, err := c.runReply(ctx, readUsageScript, key, func() string { return fmt.Sprintf("read usage of %q", key) }, []string{key, holdBucketsKey(key)})
 	if err != nil && ctx.Err() != nil {
 		return 0, 0, false, fmt.Errorf("read usage of %q: %w", key, ctx.Err())
 	}
