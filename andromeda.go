@@ -32,8 +32,9 @@ type QuotaUsageRequest struct {
 	Data any
 	// IdempotencyKey, when set, makes the change apply at most once within the retention
 	// window (Option.IdempotencyRetention, an hour by default): a repeat of an add with the
-	// same key returns the first outcome, the same usage or the same kind of error, and
-	// changes nothing. Use one key per claim, such as an order ID: a resent script or a
+	// same key and amount returns the first outcome, the same usage or the same kind of
+	// error, and changes nothing; of another amount it fails with ErrInvalidRequest and
+	// changes nothing (as a hold's Reserve does). Use one key per claim, such as an order ID: a resent script or a
 	// retried Do then counts once. The record is written by the same atomic script as the
 	// usage, beside it in the same cluster hash slot.
 	//
@@ -112,7 +113,7 @@ func (f UpdateQuotaUsageFunc) Do(ctx context.Context, req *QuotaUsageRequest) (i
 // GetQuotaUsageConfig paces the loading of a missing usage key. Zero fields take the
 // defaults: LockIn 3s, MaxRetry 10, RetryIn 100ms.
 type GetQuotaUsageConfig struct {
-	// LockIn is how long the loader lock is held at most, and so how long other
+	// LockIn is how long the loader lock is held at most (at least 1ms), and so how long other
 	// processes wait for a loader that died. A change that finds another process loading
 	// waits for it at most twice LockIn in all (and never past its context): time for a
 	// holder that died to lose the lock, and for the next loader to load.
@@ -138,6 +139,8 @@ func (c GetQuotaUsageConfig) withDefaults() GetQuotaUsageConfig {
 	if c.LockIn <= 0 {
 		c.LockIn = DefaultLockIn
 	}
+	// Redis counts a lock's time in whole milliseconds: less would be PX 0, an error.
+	c.LockIn = max(c.LockIn, time.Millisecond)
 	if c.MaxRetry <= 0 {
 		c.MaxRetry = DefaultMaxRetry
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -97,7 +98,7 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 		if waitingSince.IsZero() {
 			waitingSince = now
 		}
-		left := 2*conf.LockIn - now.Sub(waitingSince)
+		left := twice(conf.LockIn) - now.Sub(waitingSince)
 		if left <= 0 {
 			return fmt.Errorf("%w (waited %v for the load of %q): %w", ErrMaxRetryExceeded,
 				now.Sub(waitingSince).Round(time.Millisecond), missing.key, err)
@@ -107,6 +108,14 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 		}
 		wait = min(2*wait, conf.RetryIn)
 	}
+}
+
+// twice returns 2*d, saturating: a LockIn of "forever" must not overflow into no wait at all.
+func twice(d time.Duration) time.Duration {
+	if d > math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	return 2 * d
 }
 
 // loadPanic carries a panic of a shared load (GetQuotaUsage, the Cache) to each caller

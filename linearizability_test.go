@@ -30,7 +30,7 @@ func TestLinearizable(t *testing.T) {
 		linearizabilityWorkload.drive(h, time.Now().UnixNano(), newAdd(b, db, nil), newReduce(b, db, nil))
 		require.Zero(t, h.unknown.Load(), "a healthy Redis leaves no outcome unknown")
 		h.check(t)
-		t.Logf("%d operations checked (%d with an idempotency key): %d applied, %d refused, %d invalid (a reduce with the key of an add of another amount)",
+		t.Logf("%d operations checked (%d with an idempotency key): %d applied, %d refused, %d invalid (an add or reduce with the key of an add of another amount)",
 			len(h.ops), h.withKey(), h.applied.Load(), h.refused.Load(), h.invalid.Load())
 		require.NotZero(t, h.invalid.Load(), "the workload reuses keys across adds and reduces of other amounts")
 	})

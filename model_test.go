@@ -24,8 +24,8 @@ import (
 // call that failed with ErrRedisUnavailable was not run: it changed nothing.
 //
 // With an idempotency key K (see QuotaUsageRequest.IdempotencyKey): an add K whose record
-// says applied or refused replays that outcome; with no record, or one taken back, it is a
-// fresh attempt, recorded. A reduce K with an add record is about that add: of another
+// is of another amount is invalid; one whose record says applied or refused replays that
+// outcome; with no record, or one taken back, it is a fresh attempt, recorded. A reduce K with an add record is about that add: of another
 // amount it is invalid; an applied add is taken back (if usage allows) and its record
 // says so; after a refused or taken-back add it changes nothing and succeeds with the
 // usage as it is. A reduce K with no add record is a reduce of its own, recorded and
@@ -100,6 +100,14 @@ func counterStep(st counterState, in opInput, out opOutput) []any {
 	record := ""
 	if in.idemKey != "" {
 		record = fmt.Sprint(in.kind, ":", in.idemKey)
+		if first, ok := st.recorded[record]; ok && in.kind == opAddKind && first.amount != in.amount {
+			// One key names one request: an add of another amount is invalid, whatever
+			// became of the first.
+			if out.outcome == invalid || out.outcome == unknown {
+				return stay
+			}
+			return nil
+		}
 		if first, ok := st.recorded[record]; ok && !first.takenBack { // a repeat: the first outcome, no change
 			if out.outcome == unknown || out == first.out {
 				return stay

@@ -136,7 +136,7 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 	res, err := m.send(ctx, qreq, keys, func() (multiResult, error) { return m.cache.AddUsages(ctx, args) })
 	switch {
 	case err != nil:
-		return 0, keys[0], nil, err
+		return 0, keys[res.Index], nil, err // the quota a value that is not a usage was found at, else the first
 	case res.Status != cacheApplied:
 		i := res.Index
 		return 0, keys[i], nil, &QuotaError{Key: keys[i], Limit: args[i].Limit, Usage: res.Usages[i], Err: ErrQuotaLimitExceeded}
@@ -158,7 +158,7 @@ func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaU
 	res, err := m.send(ctx, qreq, keys, func() (multiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
 	switch {
 	case err != nil:
-		return 0, keys[0], nil, err
+		return 0, keys[res.Index], nil, err // the quota a value that is not a usage was found at, else the first
 	case res.Status == cacheMissing:
 		return 0, keys[res.Index], nil, &QuotaError{Key: keys[res.Index], Err: ErrInvalidMinQuotaUsage}
 	case res.Status != cacheApplied:

@@ -54,7 +54,17 @@ func (c *store) AddUsage(ctx context.Context, args addUsageArgs) (cacheResult, e
 	if err != nil {
 		return cacheResult{}, err
 	}
+	if r.Status == scripts.AmountMismatch {
+		return cacheResult{}, amountMismatch("add", args.Amount, args.Key, r)
+	}
 	return result(args, r)
+}
+
+// amountMismatch is the error of a change whose idempotency key (or hold ID) is recorded
+// for an add or reserve of another amount: one key names one request.
+func amountMismatch(op string, amount int64, key string, r scripts.Reply) error {
+	return fmt.Errorf("%w: %s %d on %q with an idempotency key recorded for %d (at %q)",
+		ErrInvalidRequest, op, amount, key, r.Usage, r.Key)
 }
 
 func (c *store) AddUsageBatch(ctx context.Context, batch []addUsageArgs) ([]cacheResult, error) {
@@ -100,8 +110,7 @@ func (c *store) ReduceUsage(ctx context.Context, args reduceUsageArgs) (cacheRes
 		return cacheResult{}, err
 	}
 	if r.Status == scripts.AmountMismatch {
-		return cacheResult{}, fmt.Errorf("%w: reduce %d from %q with the idempotency key of an add of %d (recorded at %q)",
-			ErrInvalidRequest, args.Amount, args.Key, r.Usage, r.Key)
+		return cacheResult{}, amountMismatch("reduce", args.Amount, args.Key, r)
 	}
 	return result(addUsageArgs{Key: args.Key}, r)
 }
@@ -160,6 +169,9 @@ func (c *store) ChangeHold(ctx context.Context, args holdArgs) (cacheResult, err
 			scripts.Milliseconds(args.HoldFor), scripts.Milliseconds(args.Retention), absent)...)
 	if err != nil {
 		return cacheResult{}, err
+	}
+	if r.Status == scripts.AmountMismatch {
+		return cacheResult{}, amountMismatch("reserve", args.Amount, args.Key, r)
 	}
 	if r.Status == scripts.WrongType && r.Key != args.Key { // the buckets or the hold's record
 		return cacheResult{}, fmt.Errorf("%w: key %q holds a %s, not a hash", ErrInvalidCachedUsage, r.Key, r.Raw)
@@ -294,7 +306,7 @@ func toMultiResult(keys []string, reply any, err error) (multiResult, error) {
 		if r.Key != "" { // the quota's hold buckets
 			key = r.Key
 		}
-		return multiResult{}, invalidValue(r.Status, key, r.Raw)
+		return multiResult{Index: r.Index}, invalidValue(r.Status, key, r.Raw) // Index: the quota it names
 	}
 	status, err := statusOf(r.Status)
 	if err != nil {

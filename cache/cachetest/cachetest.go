@@ -689,8 +689,14 @@ func testHolds(t *testing.T, h Harness) {
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5}, change(hold(storetypes.HoldReserve, "a", 2)))
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "a", 2)))
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5}, change(hold(storetypes.HoldReserve, "x", 6)))
-	// A refusal is recorded: its repeat replays it, even with an amount that would fit.
-	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "x", 4)))
+	// A refusal is recorded: its repeat replays it; a repeat of another amount is invalid
+	// (one hold ID names one reserve) and changes nothing.
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheLimitExceeded, Usage: 5, Replayed: true}, change(hold(storetypes.HoldReserve, "x", 6)))
+	_, err := h.s.ChangeHold(ctx, hold(storetypes.HoldReserve, "x", 4))
+	assert.ErrorIs(t, err, andromeda.ErrInvalidRequest, "a reserve of another amount under a recorded hold ID")
+	_, err = h.s.ChangeHold(ctx, hold(storetypes.HoldReserve, "a", 1))
+	assert.ErrorIs(t, err, andromeda.ErrInvalidRequest, "a reserve of another amount under an active hold's ID")
+	assertRaw(t, h, "k", "5")
 	assert.Equal(t, storetypes.CacheHoldNotFound, change(hold(storetypes.HoldCommit, "x", 0)).Status)
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 9}, change(hold(storetypes.HoldReserve, "b", 4)))
 	assertRaw(t, h, "k", "9") // committed 3 + held 2 + 4

@@ -188,8 +188,10 @@ func testAPIHolds(t *testing.T, h Harness) {
 	assert.Equal(t, int64(3), usage)
 	_, err = holds.Reserve.Do(ctx, hold("x", 3))
 	require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "held quota is used")
-	_, err = holds.Reserve.Do(ctx, hold("x", 2))
+	_, err = holds.Reserve.Do(ctx, hold("x", 3))
 	require.ErrorIs(t, err, andromeda.ErrQuotaLimitExceeded, "a repeat of a refused reserve replays the refusal")
+	_, err = holds.Reserve.Do(ctx, hold("x", 2))
+	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "a repeat of another amount")
 	_, err = holds.Reserve.Do(ctx, hold("b", 2))
 	require.NoError(t, err)
 

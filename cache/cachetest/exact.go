@@ -194,6 +194,10 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	_, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: reduceRec})
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "not the add's amount")
 	assertRaw(t, h, "k", "1")
+	// One key names one request: an add of another amount is refused too, not replayed.
+	_, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 5, Idempotency: addRec})
+	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "an add of another amount")
+	assertRaw(t, h, "k", "1")
 
 	// Next failed after the reduce: putting it back makes the add count again.
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 0}, reduce(1))

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -89,9 +90,9 @@ func inspect(ctx context.Context, e *env, args []string) error {
 	var open, expired int64
 	for _, b := range snap.holds {
 		if b.ends.After(snap.now) {
-			open += b.amount
+			open = saturatingAdd(open, b.amount)
 		} else {
-			expired += b.amount
+			expired = saturatingAdd(expired, b.amount)
 		}
 	}
 	fmt.Fprintf(w, "holds\t%d open, %d expired\t%s, at %s\n", open, expired, snap.buckets.expiry(), snap.buckets.key)
@@ -153,4 +154,12 @@ func firstError(first, next error) error {
 		return first
 	}
 	return next
+}
+
+// saturatingAdd adds two bucket sums, which may each be near 2^63, without wrapping.
+func saturatingAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -113,8 +113,10 @@ func parseBuckets(s stored) ([]bucket, error) {
 			continue
 		}
 		ends, err1 := strconv.ParseInt(field, 10, 64)
-		amount, ok := scripts.ParseUsage(value)
-		if err1 != nil || !ok || ends <= 0 {
+		// A sum may pass 2^53 (holds whose units plain reduces gave back), up to what
+		// HINCRBY holds, as the library reads it.
+		amount, err2 := strconv.ParseInt(value, 10, 64)
+		if err1 != nil || err2 != nil || ends <= 0 || amount <= 0 || strconv.FormatInt(amount, 10) != value {
 			return nil, fmt.Errorf("%w: hold buckets %q hold %s=%s", andromeda.ErrInvalidCachedUsage, s.key, field, value)
 		}
 		holds = append(holds, bucket{ends: time.UnixMilli(ends).UTC(), amount: amount})

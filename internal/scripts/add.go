@@ -3,7 +3,7 @@ package scripts
 import _ "embed"
 
 // Add is the atomic check-and-add script (see add.lua).
-var Add = exact + holdsRelease + releaseHolds + addSource
+var Add = exact + holdsRelease + addSource // it releases expired holds itself
 
 //go:embed add.lua
 var addSource string

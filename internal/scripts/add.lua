@@ -5,6 +5,8 @@
 -- then, when ARGV[4] is 1, the key holding the limit, read instead of ARGV[2]
 -- then, when ARGV[5] > 0, an idempotency record (see ARGV[6])
 -- then, optionally, when ARGV[6] is 2: the record of the add with the same idempotency key
+-- last, the usage's hold buckets, swept (releaseExpiredHolds) once the request is known
+-- to be valid
 --
 -- ARGV[1]  amount (> 0)
 -- ARGV[2]  limit
@@ -32,7 +34,8 @@
 --
 -- Reply {status, usage, limit, replayed}: 0 applied (usage after), 1 usage missing,
 -- 2 limit exceeded (usage found), 4 limit missing; replayed is 1 when the outcome comes
--- from the record. {9, value, key} or {10, type, key} when a key holds something that is
+-- from the record. {11, the recorded amount, record key}: the record is of an add of
+-- another amount (an idempotency key names one request); nothing changes. {9, value, key} or {10, type, key} when a key holds something that is
 -- not a usage (see read in exact.lua, which the Go side puts before this script).
 
 local amount = tonumber(ARGV[1])
@@ -48,7 +51,9 @@ if ARGV[4] == '1' then
 end
 if retention > 0 then
   recordKey = KEYS[nextKey]
-  addRecordKey = KEYS[nextKey + 1]
+  if #KEYS == nextKey + 2 then -- the last KEY is the hold buckets
+    addRecordKey = KEYS[nextKey + 1]
+  end
 end
 -- A fresh claim (the common case) finds no record: its add reads the record key once and
 -- writes it at the end, without defining the record helpers, which cost every call that
@@ -59,6 +64,26 @@ if recordKey and ARGV[6] ~= '2' then
 end
 if found or (recordKey and ARGV[6] == '2') then
   loadRecords()
+end
+-- A record found is read before anything is written: what someone else wrote there is
+-- reported, and a repeat of another amount is refused (11), changing nothing.
+local record = false
+if found then
+  local bad
+  record, bad = addRecord(recordKey)
+  if record == nil then
+    return bad
+  end
+  if record.amount and record.amount ~= amount then -- records of older versions have none
+    return {11, record.amount, recordKey}
+  end
+end
+-- Only then are expired holds released (holds_release.lua).
+do
+  local bad = releaseExpiredHolds(1)
+  if bad then
+    return bad
+  end
 end
 
 -- Records are read with addRecord and reduceRecord (exact.lua): what someone else wrote
@@ -122,15 +147,11 @@ if recordKey and ARGV[6] == '2' then
   return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
 end
 
-if found then
-  local record, bad = addRecord(recordKey)
-  if record == nil then
-    return bad
-  end
-  if record and (record.state == '0' or record.state == '2') then
+if record then
+  if record.state == '0' or record.state == '2' then
     return {tonumber(record.state), record.usage, tonumber(record.limit), 1}
   end
-  if record and lateCopy(record, attempt) then
+  if lateCopy(record, attempt) then
     return {0, record.usage, tonumber(record.limit), 1} -- its Do was undone or taken back
   end
   -- Absent, or taken back by an earlier Do: this add is a fresh attempt.

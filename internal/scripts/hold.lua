@@ -24,6 +24,7 @@
 -- Reply {status, usage, 0, replayed}: 0 done, 1 usage missing, 2 limit exceeded (usage found),
 -- 5 the hold expired, 6 it was cancelled, 7 there is no such hold, 8 it was committed;
 -- replayed is 1 when nothing changed because the request had been done already.
+-- {11, the recorded amount, the hold's key}: a reserve of another amount under the ID.
 -- {9, value, key} when a key holds a value andromeda did not write, {10, type, key} when
 -- it is of another type; then nothing is changed.
 -- exact comes from exact.lua, serverMs and sweepBuckets from holds_release.lua (loadHolds), which the
@@ -60,6 +61,10 @@ if #hold > 0 and not (states[record.state] and record.amount and record.amount ~
     text[#text + 1] = hold[i] .. '=' .. hold[i + 1]
   end
   return {9, table.concat(text, ' '), holdKey}
+end
+-- A hold ID names one reserve: a repeat of another amount is refused, changing nothing.
+if mode == 'reserve' and #hold > 0 and record.amount ~= ARGV[2] then
+  return {11, tonumber(record.amount), holdKey}
 end
 
 local now = serverMs()

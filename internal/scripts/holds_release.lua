@@ -29,13 +29,16 @@ local function loadHolds()
 
   -- foreignBucket reports whether a field of a buckets hash and its value are not as andromeda
   -- writes them: epoch and next are numbers; every other field is a bucket, a positive end
-  -- and a sum as HINCRBY writes it, never 0 (take() deletes it) and far below 10^18
-  -- ("02", or a sum no integer holds, someone else wrote).
+  -- and a sum as HINCRBY writes it, never 0 (take() deletes it), at most 2^63-1 ("02", or
+  -- a sum no integer holds, someone else wrote). A sum may pass 2^53: holds whose units
+  -- plain reduces gave back stay in their bucket until it ends (its release never takes
+  -- the usage below zero).
   foreignBucket = function(field, value)
     if field == 'epoch' or field == 'next' then
       return not string.match(value, '^%d+$')
     end
-    return not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 18
+    return not string.match(field, '^[1-9]%d*$') or not string.match(value, '^[1-9]%d*$') or #value > 19
+        or (#value == 19 and value > '9223372036854775807')
   end
 
   -- sweepBuckets releases the buckets of bucketsKey that ended at or before now: the usage at
@@ -137,6 +140,17 @@ local function releaseExpiredHolds(quotas)
           sweeps[#sweeps + 1] = {KEYS[i], bucketsKey, raw, i}
         end
       end
+    end
+  end
+  if #sweeps + #drops == 0 then
+    return
+  end
+  -- Several quotas: a usage that is not one is reported by the script after this, and then
+  -- nothing may have changed, not even another quota's expired holds.
+  for i = 1, quotas > 1 and quotas or 0 do
+    local raw = redis.pcall('GET', KEYS[i])
+    if type(raw) == 'table' or (raw and not exact(raw)) then
+      return
     end
   end
   for _, sweep in ipairs(sweeps) do -- sweepBuckets checks every field before it writes

@@ -3,7 +3,7 @@ package scripts
 import _ "embed"
 
 // Reduce is the atomic check-and-subtract script (see reduce.lua).
-var Reduce = exact + holdsRelease + releaseHolds + reduceSource
+var Reduce = exact + holdsRelease + reduceSource // it releases expired holds itself
 
 //go:embed reduce.lua
 var reduceSource string

@@ -1,5 +1,8 @@
 -- Subtracts an amount from the usage at KEYS[1] only if the result stays at or above zero.
 --
+-- The last KEY is the usage's hold buckets, swept (releaseExpiredHolds) once the request is
+-- known to be valid.
+--
 -- ARGV[1]  amount (> 0)
 -- ARGV[2]  how long records are kept, in ms; 0: no record, no more keys
 -- ARGV[3]  1 (record): KEYS[2] is this reduce's own record, and KEYS[3], if given, the
@@ -35,8 +38,10 @@ if retention > 0 then
   loadRecords()
   if undo then
     addRecordKey = KEYS[2]
-  else
+  elseif #KEYS == 4 then -- the last KEY is the hold buckets
     recordKey, addRecordKey = KEYS[2], KEYS[3]
+  else
+    recordKey = KEYS[2]
   end
 end
 
@@ -49,12 +54,20 @@ end
 if add == nil then
   return addBad
 end
+local recordedAmount = add and add.amount or amount -- records of older versions have none
+if add and not undo and recordedAmount ~= amount then
+  return {11, recordedAmount, addRecordKey}
+end
+-- Only a request known to be valid releases expired holds (holds_release.lua): one of
+-- another amount changes nothing.
+do
+  local bad = releaseExpiredHolds(1)
+  if bad then
+    return bad
+  end
+end
 if add then
   local state, recordedLimit = add.state, add.limit
-  local recordedAmount = add.amount or amount -- records of older versions have none
-  if not undo and recordedAmount ~= amount then
-    return {11, recordedAmount, addRecordKey}
-  end
   local usage, bad = read(KEYS[1])
   if usage == nil then
     return bad

@@ -49,7 +49,8 @@ const (
 	NotInteger = 9
 	// WrongType: a key is of another type (Reply.Raw names it, Reply.Key).
 	WrongType = 10
-	// AmountMismatch: a reduce carries the idempotency key of an add of another amount
+	// AmountMismatch: an add, a reserve or a reduce carries the idempotency key (hold ID) of
+	// an add or reserve of another amount
 	// (Reply.Usage is the add's amount, Reply.Key its record).
 	AmountMismatch = 11
 )
