@@ -118,7 +118,8 @@ func TestEventCountsLockWaits(t *testing.T) {
 	ev := events.take(t)
 	assert.GreaterOrEqual(t, ev.LockWaits, 1)
 	assert.Equal(t, 1, ev.Loads, "loaded here once the lock was free")
-	assert.Equal(t, ev.LockWaits+1, ev.MissingKeys, "found missing before each wait and before its load")
+	// The waits try the shared load again, not the change: found missing once, before them.
+	assert.Equal(t, 1, ev.MissingKeys, "found missing once")
 }
 
 // Lost replies are counted; a keyed change sent again learns its outcome, which is not

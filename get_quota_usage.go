@@ -64,13 +64,15 @@ type missingKey struct {
 const firstLockWait = time.Millisecond
 
 // retryMissing runs change until it no longer finds a key missing, loading each key it
-// reports. While another process holds the key's loader lock, change runs again after
-// waits growing from firstLockWait to RetryIn, until the value lands or the lock is free
-// to take; those waits end with ErrMaxRetryExceeded (and ErrLockedKey) once twice LockIn
-// has passed since the first of them: time for a holder that died to lose its lock, and
-// for the next loader to load. A key found missing again after MaxRetry loads (evicted as
-// soon as written) ends with ErrMaxRetryExceeded and ErrQuotaNotFound. ctx ends it
-// sooner.
+// reports. While another process holds the key's loader lock, the load is tried again
+// after waits growing from firstLockWait to RetryIn: each try is one lock attempt and, when
+// the lock is held elsewhere, one look at the key, shared by every caller in this process
+// (singleflight), never one call per caller, so that thousands of waiters do not crowd out
+// the load they wait for. change runs again once the value is there or loaded. The waits
+// end with ErrMaxRetryExceeded (and ErrLockedKey) once twice LockIn has passed since the
+// first of them: time for a holder that died to lose its lock, and for the next loader to
+// load. A key found missing again after MaxRetry loads (evicted as soon as written) ends
+// with ErrMaxRetryExceeded and ErrQuotaNotFound. ctx ends it sooner.
 func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaRequest, change func() (*missingKey, error)) error {
 	conf = conf.withDefaults()
 	var waitingSince time.Time
@@ -84,29 +86,31 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 		if loads == conf.MaxRetry {
 			return fmt.Errorf("%w (%d loads): %w", ErrMaxRetryExceeded, conf.MaxRetry, ErrQuotaNotFound)
 		}
-		err = missing.loader.load(ctx, missing.key, req)
-		if err == nil {
-			loads++
-			continue
+		for {
+			err = missing.loader.load(ctx, missing.key, req)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrLockedKey) {
+				return err
+			}
+			// Another process is loading it: try again soon.
+			countLockWait(ctx)
+			now := time.Now()
+			if waitingSince.IsZero() {
+				waitingSince = now
+			}
+			left := twice(conf.LockIn) - now.Sub(waitingSince)
+			if left <= 0 {
+				return fmt.Errorf("%w (waited %v for the load of %q): %w", ErrMaxRetryExceeded,
+					now.Sub(waitingSince).Round(time.Millisecond), missing.key, err)
+			}
+			if err := sleep(ctx, min(wait, left)); err != nil {
+				return err
+			}
+			wait = min(2*wait, conf.RetryIn)
 		}
-		if !errors.Is(err, ErrLockedKey) {
-			return err
-		}
-		// Another process is loading it: look again soon.
-		countLockWait(ctx)
-		now := time.Now()
-		if waitingSince.IsZero() {
-			waitingSince = now
-		}
-		left := twice(conf.LockIn) - now.Sub(waitingSince)
-		if left <= 0 {
-			return fmt.Errorf("%w (waited %v for the load of %q): %w", ErrMaxRetryExceeded,
-				now.Sub(waitingSince).Round(time.Millisecond), missing.key, err)
-		}
-		if err := sleep(ctx, min(wait, left)); err != nil {
-			return err
-		}
-		wait = min(2*wait, conf.RetryIn)
+		loads++
 	}
 }
 
@@ -137,9 +141,7 @@ func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error 
 				err = &loadPanic{value: p}
 			}
 		}()
-		loadCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.conf.LockIn)
-		defer cancel()
-		return nil, l.loadLocked(loadCtx, key, req)
+		return nil, l.loadLocked(context.WithoutCancel(ctx), key, req)
 	})
 	select {
 	case res := <-flight:
@@ -152,13 +154,45 @@ func (l *loader) load(ctx context.Context, key string, req *QuotaRequest) error 
 	}
 }
 
+// loadLocked takes the loader lock, within LockIn, and loads under it, within LockIn from
+// when it was taken: the lock's own time. A step that runs out of either (a slow Redis, a
+// busy connection pool, a slow database) fails with ErrLockedKey, so that the callers, whose
+// own contexts have not ended, look again and wait as for a load held elsewhere.
 func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) error {
-	lock, err := l.cache.Lock(ctx, loadLockKey(key), l.conf.LockIn)
-	if err != nil {
+	lockCtx, cancel := context.WithTimeout(ctx, l.conf.LockIn)
+	lock, err := l.cache.Lock(lockCtx, loadLockKey(key), l.conf.LockIn)
+	cancel()
+	if errors.Is(err, ErrLockedKey) {
+		// Held elsewhere: its holder may have loaded the value already (and died, or
+		// not released the lock yet). One look, for every caller waiting here.
+		lookCtx, cancel := context.WithTimeout(ctx, l.conf.LockIn)
+		defer cancel()
+		if _, found, lookErr := l.cache.GetUsage(lookCtx, key); lookErr == nil && found {
+			return nil
+		}
 		return err
 	}
+	if err != nil {
+		return l.outOfTime(lockCtx, key, err)
+	}
+	ctx, cancel = context.WithTimeout(ctx, l.conf.LockIn)
+	defer cancel()
 	// The lock expires after LockIn anyway; releasing early only lets others in sooner.
 	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	return l.outOfTime(ctx, key, l.loadUnder(ctx, lock, key, req))
+}
+
+// outOfTime says ErrLockedKey for an error of a load step whose ctx (the loader's own,
+// LockIn long) has ended: its deadline is not the callers' to report.
+func (l *loader) outOfTime(ctx context.Context, key string, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ErrLockedKey) {
+		return err
+	}
+	return fmt.Errorf("%w: the load of %q ran out of LockIn (%v): %v", ErrLockedKey, key, l.conf.LockIn, err)
+}
+
+// loadUnder loads the value of key while lock is held, unless it is there already.
+func (l *loader) loadUnder(ctx context.Context, lock *lock, key string, req *QuotaRequest) error {
 
 	// Whoever held the lock before us may have loaded it already.
 	if _, found, err := l.cache.GetUsage(ctx, key); err != nil || found {

@@ -144,9 +144,29 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 	if !undoable {
 		return res.Usages[0], keys[0], nil, nil
 	}
-	return res.Usages[0], keys[0], undoEach(keys, func(ctx context.Context, key string) error {
-		return takeBackAdd(ctx, m.cache, reduceUsageArgs{Key: key, Amount: amount})
-	}), nil
+	return res.Usages[0], keys[0], func(ctx context.Context) error { return m.takeBackAdds(ctx, keys, amount) }, nil
+}
+
+// takeBackAdds undoes an add of amount on several quotas in one atomic step, all or
+// nothing, as the add was made: never half undone when Redis drops out between two steps.
+// A quota whose usage went missing since took its share with it: the others are taken
+// back without it.
+func (m *multiQuota) takeBackAdds(ctx context.Context, keys []string, amount int64) error {
+	keys = slices.Clone(keys)
+	for len(keys) > 0 {
+		res, err := m.cache.ReduceUsages(ctx, keys, amount)
+		switch {
+		case err != nil:
+			return err
+		case res.Status == cacheMissing:
+			keys = slices.Delete(keys, res.Index, res.Index+1)
+			continue
+		case res.Status != cacheApplied:
+			return fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, keys[res.Index], res.Usages[res.Index])
+		}
+		return nil
+	}
+	return nil
 }
 
 func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
@@ -202,17 +222,4 @@ func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, key
 		return nil
 	}
 	return nil
-}
-
-// undoEach is the undo of a change to several quotas: undo on each of the keys the change
-// computed, in order, until one fails. A key gone missing since took its change with it.
-func undoEach(keys []string, undo func(ctx context.Context, key string) error) undoFunc {
-	return func(ctx context.Context) error {
-		for _, key := range keys {
-			if err := undo(ctx, key); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
 }

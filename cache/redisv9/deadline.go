@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ramadani/andromeda"
+	"github.com/ramadani/andromeda/cache/internal/goredis"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,6 +32,9 @@ func (a *adapter) withinContext(ctx context.Context, send func()) error {
 	if a.contextAware || ctx.Done() == nil {
 		send()
 		return nil
+	}
+	if err := ctx.Err(); err != nil { // ended before anything was sent: nothing changed
+		return goredis.NotSent(err)
 	}
 	done := make(chan struct{})
 	go func() {

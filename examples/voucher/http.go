@@ -93,11 +93,17 @@ func (s *service) handleUnclaim(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	usage, err := s.Unclaim(r.Context(), r.PathValue("code"), userID)
+	if errors.Is(err, errUnclaimedQuotaKept) {
+		// The claim is removed, as asked; only the quota's usage lags (logged).
+		s.log("%s %s: %v", r.Method, r.URL.Path, err)
+		writeJSON(w, http.StatusOK, map[string]*int64{"usage": nil})
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int64{"usage": usage})
+	writeJSON(w, http.StatusOK, map[string]*int64{"usage": &usage})
 }
 
 func (s *service) handleStatus(w http.ResponseWriter, r *http.Request) {

@@ -57,7 +57,11 @@ func (s *service) Claim(ctx context.Context, code, userID string) (*History, err
 }
 
 // Unclaim removes userID's claim of the voucher and gives its quota back. The history is
-// deleted and the quota reduced in one transaction: if the reduce fails, the history stays.
+// deleted and committed first, and the quota reduced after: once the reduce has freed the
+// unit, another claim may take it at once, so the deletion must never be rolled back
+// after it (two claims on one unit). If the reduce then fails, the claim is gone and its
+// unit stays counted until the usage is next reloaded from the claims kept: a unit held
+// back, never one sold twice.
 func (s *service) Unclaim(ctx context.Context, code, userID string) (int64, error) {
 	voucher, err := s.store.FindByCode(ctx, code)
 	if err != nil {
@@ -71,18 +75,16 @@ func (s *service) Unclaim(ctx context.Context, code, userID string) (int64, erro
 	if err := deleteHistory(ctx, tx, voucher.ID, userID); err != nil {
 		return 0, err
 	}
-	// A key of its own, so that a reduce whose reply was lost is retried and counted once.
-	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1, IdempotencyKey: "unclaim-" + newID()}
-	usage, err := s.quotas.reduce.Do(ctx, &usageReq)
-	if err != nil {
-		return 0, err
-	}
 	if err := tx.Commit(); err != nil {
-		// The claim is still recorded: count it again.
-		if _, er := s.quotas.add.Do(context.WithoutCancel(ctx), &usageReq); er != nil {
-			err = fmt.Errorf("%w; putting the quota back also failed: %w", err, er)
-		}
-		return 0, err
+		return 0, err // the claim is kept, and so is its unit
+	}
+	// A key of its own, so that a reduce whose reply was lost is retried and counted once;
+	// a context that outlives the request, so that a client going away now does not leave
+	// the deleted claim's unit counted.
+	usageReq := andromeda.QuotaUsageRequest{QuotaID: voucher.ID, Usage: 1, IdempotencyKey: "unclaim-" + newID()}
+	usage, err := s.quotas.reduce.Do(context.WithoutCancel(ctx), &usageReq)
+	if err != nil {
+		return 0, fmt.Errorf("%w: the claim was removed, but its unit may stay counted until the usage is reloaded: %w", errUnclaimedQuotaKept, err)
 	}
 	return usage, nil
 }

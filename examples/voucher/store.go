@@ -35,6 +35,8 @@ var (
 	errUnknownVoucher = errors.New("unknown voucher code")
 	errAlreadyClaimed = errors.New("this user has already claimed the voucher")
 	errNotClaimed     = errors.New("this user has not claimed the voucher")
+	// errUnclaimedQuotaKept: the claim was removed, but giving its unit back failed.
+	errUnclaimedQuotaKept = errors.New("unclaimed, quota not given back")
 )
 
 // The same SQL serves SQLite and PostgreSQL: both take $1 placeholders.
