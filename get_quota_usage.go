@@ -185,7 +185,8 @@ func (l *loader) loadLocked(ctx context.Context, key string, req *QuotaRequest) 
 // outOfTime says ErrLockedKey for an error of a load step whose ctx (the loader's own,
 // LockIn long) has ended: its deadline is not the callers' to report.
 func (l *loader) outOfTime(ctx context.Context, key string, err error) error {
-	if err == nil || ctx.Err() == nil || errors.Is(err, ErrLockedKey) {
+	// DeadlineExceeded, not any Err: a ctx cancelled once its step returned did not run out.
+	if err == nil || !errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, ErrLockedKey) {
 		return err
 	}
 	return fmt.Errorf("%w: the load of %q ran out of LockIn (%v): %v", ErrLockedKey, key, l.conf.LockIn, err)
@@ -193,7 +194,6 @@ func (l *loader) outOfTime(ctx context.Context, key string, err error) error {
 
 // loadUnder loads the value of key while lock is held, unless it is there already.
 func (l *loader) loadUnder(ctx context.Context, lock *lock, key string, req *QuotaRequest) error {
-
 	// Whoever held the lock before us may have loaded it already.
 	if _, found, err := l.cache.GetUsage(ctx, key); err != nil || found {
 		return err
