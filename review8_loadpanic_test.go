@@ -63,3 +63,30 @@ func TestReview8LoaderPanicStillTellsTheListenerOnce(t *testing.T) {
 	assert.Equal(t, int64(callers), listener.successes.Load()+listener.errors.Load(),
 		"exactly one listener call per Do, as for a Next that panics")
 }
+
+// The same for the limit loader (Option.CacheLimit: GetQuotaLimit runs in the shared load)
+// and for a GetQuotaLimit called directly by the add (no shared load at all): the listener
+// hears nothing of the Do, while a panicking Next's Do is told (TestReviewPanickingNextUndoesTheChange).
+func TestReview8LimitPanicStillTellsTheListenerOnce(t *testing.T) {
+	for _, cacheLimit := range []bool{true, false} {
+		t.Run(map[bool]string{true: "CacheLimit", false: "GetQuotaLimit per Do"}[cacheLimit], func(t *testing.T) {
+			b := standaloneBackend(t)
+			db := newQuotaDB()
+			db.put("p2", 10, 4)
+			listener := &countingListener{}
+			add := newAdd(b, db, func(c *andromeda.AddQuotaUsageConfig) {
+				c.GetQuotaLimit = andromeda.GetQuotaFunc(func(context.Context, *andromeda.QuotaRequest) (int64, error) {
+					panic("limit lookup bug")
+				})
+				c.Option.CacheLimit = cacheLimit
+				c.Option.Listener = listener
+			})
+			func() {
+				defer func() { _ = recover() }()
+				_, _ = add.Do(context.Background(), req("p2", 1))
+				t.Error("Do did not panic")
+			}()
+			assert.Equal(t, int64(1), listener.successes.Load()+listener.errors.Load(), "exactly one listener call per Do")
+		})
+	}
+}
