@@ -57,3 +57,31 @@ func TestReview8ExpiredHoldAroundTheKeyedClaimFlow(t *testing.T) {
 		assert.True(t, errors.Is(err, andromeda.ErrQuotaLimitExceeded), "and no oversell: %v", err)
 	})
 }
+
+// Probe (passes). A Reserve of another amount under a hold ID already recorded is
+// ErrInvalidRequest and changes nothing: not even another, expired hold on the quota is
+// released by it (hold.lua checks before it sweeps). The next valid call releases it.
+func TestReview8ReserveOfAnotherAmountChangesNothing(t *testing.T) {
+	b := standaloneBackend(t)
+	ctx := context.Background()
+	db := newQuotaDB()
+	db.put("h9", 10, 0)
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: b.cache,
+		Quota:   andromeda.Quota{GetQuotaLimit: db.limit(), GetQuotaUsage: db.usage(), GetQuotaUsageKey: usageKey},
+		HoldFor: 100 * time.Millisecond})
+	key := keyOf("h9")
+	_, err := holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "h9", Usage: 2, IdempotencyKey: "o1"})
+	require.NoError(t, err)
+	_, err = holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "h9", Usage: 7, IdempotencyKey: "o2"})
+	require.NoError(t, err)
+	time.Sleep(250 * time.Millisecond) // both expired
+	before, _ := b.client.Dump(ctx, key+":hold-buckets").Result()
+	_, err = holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "h9", Usage: 3, IdempotencyKey: "o1"})
+	require.ErrorIs(t, err, andromeda.ErrInvalidRequest)
+	after, _ := b.client.Dump(ctx, key+":hold-buckets").Result()
+	assert.Equal(t, int64(9), b.get(t, key), "nothing released by a request of another amount")
+	assert.Equal(t, before, after)
+	usage, err := holds.Reserve.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "h9", Usage: 10, IdempotencyKey: "o3"})
+	require.NoError(t, err, "no false sold out once a valid call released them")
+	assert.Equal(t, int64(10), usage)
+}
