@@ -71,19 +71,20 @@ const firstLockWait = time.Millisecond
 // the load they wait for. change runs again once the value is there or loaded. The waits
 // end with ErrMaxRetryExceeded (and ErrLockedKey) once twice LockIn has passed since the
 // first of them: time for a holder that died to lose its lock, and for the next loader to
-// load. A key found missing again after MaxRetry loads (evicted as soon as written) ends
-// with ErrMaxRetryExceeded and ErrQuotaNotFound. ctx ends it sooner.
+// load. A key found missing again after MaxRetry loads of it (evicted as soon as written)
+// ends with ErrMaxRetryExceeded and ErrQuotaNotFound. ctx ends it sooner.
 func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaRequest, change func() (*missingKey, error)) error {
 	conf = conf.withDefaults()
 	var waitingSince time.Time
-	wait, loads := firstLockWait, 0
+	wait := firstLockWait
+	var loads map[string]int // per key: a limit's loads do not count against its usage's; made at the first load
 	for {
 		missing, err := change()
 		if err != nil || missing == nil {
 			return err
 		}
 		countMissing(ctx)
-		if loads == conf.MaxRetry {
+		if loads[missing.key] == conf.MaxRetry {
 			return fmt.Errorf("%w (%d loads): %w", ErrMaxRetryExceeded, conf.MaxRetry, ErrQuotaNotFound)
 		}
 		for {
@@ -110,7 +111,10 @@ func retryMissing(ctx context.Context, conf GetQuotaUsageConfig, req *QuotaReque
 			}
 			wait = min(2*wait, conf.RetryIn)
 		}
-		loads++
+		if loads == nil {
+			loads = map[string]int{}
+		}
+		loads[missing.key]++
 	}
 }
 

@@ -37,12 +37,27 @@ type undoFunc func(ctx context.Context) error
 func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	ctx, record := s.start(ctx, req)
 	var panicked *nextPanic
-	usage, err := s.do(ctx, req, &panicked)
+	usage, err := s.doRecovering(ctx, req, &panicked)
 	s.done(ctx, record, req, usage, err)
 	if panicked != nil {
 		panic(panicked.value) // after the undo and the listener call, as for a failing Next
 	}
 	return usage, err
+}
+
+// doRecovering runs do; a panic of one of the user's functions that do calls before or
+// around the change (a key, limit or usage function, a shared load) fails the Do, and goes
+// on after the listener is told, as Next's does: the listener hears of every Do.
+func (s *usageStep) doRecovering(ctx context.Context, req *QuotaUsageRequest, panicked **nextPanic) (usage int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if *panicked == nil {
+				*panicked = &nextPanic{value: p}
+			}
+			usage, err = 0, s.fail(req, "", fmt.Errorf("a function of the change panicked: %v", p))
+		}
+	}()
+	return s.do(ctx, req, panicked)
 }
 
 // nextPanic is a panic of Next, held while the change is undone and the listener told.
