@@ -23,8 +23,8 @@ import (
 // or may not have happened, at any time after it began, as in etcd's robustness tests. A
 // call that failed with ErrRedisUnavailable was not run: it changed nothing.
 //
-// With an idempotency key K (see QuotaUsageRequest.IdempotencyKey): an add K whose record
-// is of another amount is invalid; one whose record says applied or refused replays that
+// With an idempotency key K (see QuotaUsageRequest.IdempotencyKey): an add K (or a reduce K
+// of its own) whose record is of another amount is invalid; one whose record says applied or refused replays that
 // outcome; with no record, or one taken back, it is a fresh attempt, recorded. A reduce K with an add record is about that add: of another
 // amount it is invalid; an applied add is taken back (if usage allows) and its record
 // says so; after a refused or taken-back add it changes nothing and succeeds with the
@@ -100,9 +100,9 @@ func counterStep(st counterState, in opInput, out opOutput) []any {
 	record := ""
 	if in.idemKey != "" {
 		record = fmt.Sprint(in.kind, ":", in.idemKey)
-		if first, ok := st.recorded[record]; ok && in.kind == opAddKind && first.amount != in.amount {
-			// One key names one request: an add of another amount is invalid, whatever
-			// became of the first.
+		if first, ok := st.recorded[record]; ok && first.amount != in.amount {
+			// One key names one request: an add, or a reduce of its own, of another
+			// amount is invalid, whatever became of the first.
 			if out.outcome == invalid || out.outcome == unknown {
 				return stay
 			}

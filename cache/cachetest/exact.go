@@ -194,10 +194,21 @@ func testReduceTakesBackAdd(t *testing.T, h Harness) {
 	_, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: reduceRec})
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "not the add's amount")
 	assertRaw(t, h, "k", "1")
-	// One key names one request: an add of another amount is refused too, not replayed.
+	// One key names one request: an add of another amount is refused too, not replayed,
+	// and so is a reduce of its own (a refund) of another amount.
 	_, err = h.s.AddUsage(ctx, storetypes.AddUsageArgs{Key: "k", Amount: 2, Limit: 5, Idempotency: addRec})
 	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "an add of another amount")
 	assertRaw(t, h, "k", "1")
+	ownRefund := storetypes.Idempotency{RecordKey: "{k}:refund:R", Retention: time.Hour, Attempt: "a1"}
+	res, err := h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: ownRefund})
+	require.NoError(t, err)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 0}, res)
+	_, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 2, Idempotency: ownRefund})
+	require.ErrorIs(t, err, andromeda.ErrInvalidRequest, "a refund of another amount")
+	res, err = h.s.ReduceUsage(ctx, storetypes.ReduceUsageArgs{Key: "k", Amount: 1, Idempotency: ownRefund})
+	require.NoError(t, err)
+	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 0, Replayed: true}, res, "its repeat replays")
+	require.NoError(t, h.SetRaw(ctx, "k", "1"))
 
 	// Next failed after the reduce: putting it back makes the add count again.
 	assert.Equal(t, storetypes.CacheResult{Status: storetypes.CacheApplied, Usage: 0}, reduce(1))

@@ -139,7 +139,7 @@ if recordKey and ARGV[6] == '2' then
   -- record gone (expired or evicted) while its Do, which applied the reduce, puts it back,
   -- the amount goes back as a put-back without a record would.
   if own then
-    redis.call('SET', recordKey, withAttempt(string.format('12 %d', own.usage), own.attempt), 'PX', retention)
+    redis.call('SET', recordKey, withAmount(withAttempt(string.format('12 %d', own.usage), own.attempt), own.attempt, own.amount), 'PX', retention)
   end
   if not usage then
     return {1, 0, 0, 0}

@@ -36,7 +36,7 @@ end
 -- The record helpers below are defined only by a script that reads records (see
 -- loadRecords): defining a function costs every call of a script, used or not, and a plain
 -- add or reduce never reads a record.
-local getRecord, fields, attemptOK, addRecord, reduceRecord, withAttempt, lateCopy, addStates, reduceStates
+local getRecord, fields, attemptOK, addRecord, reduceRecord, withAttempt, withAmount, lateCopy, addStates, reduceStates
 
 -- loadRecords defines the record helpers, once per script call that needs them.
 local function loadRecords()
@@ -88,8 +88,9 @@ local function loadRecords()
     return {state = f[1], usage = tonumber(f[2]), limit = f[3], amount = tonumber(f[4]), attempt = f[5] or ''}
   end
 
-  -- reduceRecord reads the record of a reduce of its own, "status usage attempt" (see
-  -- reduce.lua; records of older versions lack the attempt), as addRecord does.
+  -- reduceRecord reads the record of a reduce of its own, "status usage attempt amount"
+  -- (see reduce.lua; records of older versions lack the amount, or the attempt and the
+  -- amount), as addRecord does.
   reduceStates = {['0'] = true, ['3'] = true, ['12'] = true}
   reduceRecord = function(key)
     local raw, bad = getRecord(key)
@@ -97,10 +98,20 @@ local function loadRecords()
       return raw, bad
     end
     local f = fields(raw)
-    if not (f and #f >= 2 and #f <= 3 and reduceStates[f[1]] and exact(f[2]) and attemptOK(f[3])) then
+    if not (f and #f >= 2 and #f <= 4 and reduceStates[f[1]] and exact(f[2]) and attemptOK(f[3])
+        and (f[4] == nil or f[4] ~= '0' and exact(f[4]))) then
       return nil, {9, raw, key}
     end
-    return {status = tonumber(f[1]), usage = tonumber(f[2]), attempt = f[3] or ''}
+    return {status = tonumber(f[1]), usage = tonumber(f[2]), attempt = f[3] or '', amount = tonumber(f[4])}
+  end
+
+  -- withAmount appends a reduce record's amount after its attempt (only there: without an
+  -- attempt, an amount would read as one).
+  withAmount = function(record, attempt, amount)
+    if attempt == '' or not amount then
+      return record
+    end
+    return record .. ' ' .. string.format('%d', amount)
   end
 
   -- withAttempt appends a record's attempt field, when there is one.

@@ -20,9 +20,10 @@
 --   or undone
 -- A reduce (not an undo) whose amount is not the add's is refused: {11, the add's amount, key}.
 -- Without an add's record, the reduce's own record works as an add's does: a repeat replies
--- the first outcome (applied or below zero) and changes nothing. Its record is "status
--- usage attempt", status 0 applied, 3 below zero, 12 undone because Next failed (a later
--- Do with the key is a fresh attempt; a late copy of the undone Do's attempt is not).
+-- the first outcome (applied or below zero) and changes nothing, and one of another amount
+-- is refused ({11, the recorded amount, key}). Its record is "status usage attempt
+-- amount", status 0 applied, 3 below zero, 12 undone because Next failed (a later Do with
+-- the key is a fresh attempt; a late copy of the undone Do's attempt is not).
 --
 -- Reply {status, usage, 0, replayed}: 0 applied (usage after), 1 missing, 3 below zero
 -- (usage found); replayed is 1 when nothing changed because of a record. {9, value, key}
@@ -57,6 +58,19 @@ end
 local recordedAmount = add and add.amount or amount -- records of older versions have none
 if add and not undo and recordedAmount ~= amount then
   return {11, recordedAmount, addRecordKey}
+end
+-- Without an add's record, the reduce's own record: a refund ID names one refund, so a
+-- repeat of another amount is refused too, before anything is written.
+local own = false
+if recordKey and not add then
+  local ownBad
+  own, ownBad = reduceRecord(recordKey)
+  if own == nil then
+    return ownBad
+  end
+  if own and own.amount and own.amount ~= amount then
+    return {11, own.amount, recordKey}
+  end
 end
 -- Only a request known to be valid releases expired holds (holds_release.lua): one of
 -- another amount changes nothing.
@@ -97,22 +111,16 @@ end
 -- reduce without a record and takes the amount back, and the add is not left counted
 -- under an error that says it failed.
 
-if recordKey then
-  local record, bad = reduceRecord(recordKey)
-  if record == nil then
-    return bad
-  end
-  if record and record.status ~= 12 then
-    return {record.status, record.usage, 0, 1}
-  end
-  if record and lateCopy(record, attempt) then
-    return {0, record.usage, 0, 1} -- its Do was undone
-  end
+if own and own.status ~= 12 then
+  return {own.status, own.usage, 0, 1}
+end
+if own and lateCopy(own, attempt) then
+  return {0, own.usage, 0, 1} -- its Do was undone
 end
 
 local function done(status, usage)
   if recordKey and (status == 0 or status == 3) then
-    redis.call('SET', recordKey, withAttempt(string.format('%d %d', status, usage), attempt), 'PX', retention)
+    redis.call('SET', recordKey, withAmount(withAttempt(string.format('%d %d', status, usage), attempt), attempt, amount), 'PX', retention)
   end
   return {status, usage, 0, 0}
 end
