@@ -33,3 +33,24 @@ func TestReview9LibraryRetryOutlivesAShortRetention(t *testing.T) {
 		})
 	}
 }
+
+// "Counting once: idempotency keys": "Set IdempotencyKey (an order ID, a claim ID) and the
+// change applies at most once", and Guarantee 10: "with an IdempotencyKey the library
+// retries it with the same key until it knows". The README's own "common case" for
+// AddMultiQuotaUsage (a campaign's quota and each user's) is a claim like any other, and
+// nowhere does the README say it cannot carry a key; yet a keyed request is refused as
+// invalid, so a claim whose reply was lost (ErrUnknownOutcome) on several quotas has no
+// way to be counted once.
+func TestReview9SeveralQuotasTakeAnIdempotencyKey(t *testing.T) {
+	b := standaloneBackend(t)
+	cache := lostReplies(b, 1) // the first attempt is applied, its reply lost
+	multi := andromeda.AddMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: cache, Quotas: []andromeda.Quota{
+		{GetQuotaLimit: constLimit(50), GetQuotaUsageKey: constKey("{campaign-42}:usage")},
+		{GetQuotaLimit: constLimit(2), GetQuotaUsageKey: constKey("{campaign-42}:user:7")},
+	}})
+	_, err := multi.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "campaign-42", Usage: 1, IdempotencyKey: "claim-1"})
+	t.Logf("keyed claim on several quotas: %v", err)
+	assert.NoError(t, err, "a keyed claim on several quotas is settled like any keyed claim")
+	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:usage"))
+	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:user:7"))
+}
