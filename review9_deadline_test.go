@@ -121,3 +121,42 @@ func TestReview9FrozenRedisDuringALoadEndsAtTheDeadline(t *testing.T) {
 	assert.Error(t, err)
 	assert.Less(t, elapsed, 800*time.Millisecond, "the Do ends at its deadline")
 }
+
+// "If Next fails, the change is undone, even when the caller's context has ended" and "A
+// change always ends at its context's deadline". Redis freezes while Next runs, and Next
+// fails: the undo cannot reach Redis. How long does the caller's Do, whose deadline is
+// 300 ms, take to return, on a default-options v9 client?
+func TestReview9UndoAgainstAFrozenRedisAndTheCallersDeadline(t *testing.T) {
+	server := redistest.Standalone(t)
+	client := redis.NewClient(&redis.Options{Addr: server.Addr}) // default options
+	defer client.Close()
+	cache := redisv9.New(client)
+	var froze atomic.Bool
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(100), GetQuotaUsageKey: constKey("{fu}:usage"),
+		Next: andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+			if froze.Load() {
+				require.NoError(t, server.Pause())
+				return 0, assert.AnError
+			}
+			return 0, nil
+		})})
+	_, err := add.Do(context.Background(), req("q", 1)) // warm
+	require.NoError(t, err)
+	froze.Store(true)
+	defer server.Resume() //nolint:errcheck
+	for _, keyed := range []bool{false, true} {
+		r := req("q", 1)
+		if keyed {
+			r.IdempotencyKey = "claim-1"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		started := time.Now()
+		_, err = add.Do(ctx, r)
+		elapsed := time.Since(started)
+		cancel()
+		t.Logf("keyed %v: %v after %v", keyed, err, elapsed.Round(time.Millisecond))
+		assert.ErrorIs(t, err, andromeda.ErrUndoFailed)
+		assert.Less(t, elapsed, 2*time.Second, "a Do whose deadline is 300 ms")
+		require.NoError(t, server.Resume())
+	}
+}
