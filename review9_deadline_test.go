@@ -127,6 +127,7 @@ func TestReview9FrozenRedisDuringALoadEndsAtTheDeadline(t *testing.T) {
 // fails: the undo cannot reach Redis. How long does the caller's Do, whose deadline is
 // 300 ms, take to return, on a default-options v9 client?
 func TestReview9UndoAgainstAFrozenRedisAndTheCallersDeadline(t *testing.T) {
+	skipLongInShort(t)
 	server := redistest.Standalone(t)
 	client := redis.NewClient(&redis.Options{Addr: server.Addr}) // default options
 	defer client.Close()
@@ -156,7 +157,46 @@ func TestReview9UndoAgainstAFrozenRedisAndTheCallersDeadline(t *testing.T) {
 		cancel()
 		t.Logf("keyed %v: %v after %v", keyed, err, elapsed.Round(time.Millisecond))
 		assert.ErrorIs(t, err, andromeda.ErrUndoFailed)
+		for _, nothing := range []error{andromeda.ErrRedisUnavailable, andromeda.ErrQuotaLimitExceeded} {
+			assert.NotErrorIs(t, err, nothing, "an undo that failed wraps no sentinel that says nothing changed")
+		}
 		assert.Less(t, elapsed, 2*time.Second, "a Do whose deadline is 300 ms")
 		require.NoError(t, server.Resume())
 	}
+}
+
+// The same on a default rueidis client, which "honours every context's deadline by
+// itself": the undo runs without one.
+func TestReview9UndoAgainstAFrozenRedisRueidis(t *testing.T) {
+	skipLongInShort(t)
+	server := redistest.Standalone(t)
+	cache := defaultClientCaches[2].cache(t, server.Addr)
+	var froze atomic.Bool
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(100), GetQuotaUsageKey: constKey("{fr}:usage"),
+		Next: andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+			if froze.Load() {
+				require.NoError(t, server.Pause())
+				return 0, assert.AnError
+			}
+			return 0, nil
+		})})
+	_, err := add.Do(context.Background(), req("q", 1)) // warm
+	require.NoError(t, err)
+	froze.Store(true)
+	defer server.Resume() //nolint:errcheck
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	started := time.Now()
+	go func() { _, err := add.Do(ctx, req("q", 1)); done <- err }()
+	select {
+	case err = <-done:
+	case <-time.After(15 * time.Second):
+		t.Errorf("Do with a 300 ms deadline still running after 15 s; resuming Redis")
+		require.NoError(t, server.Resume())
+		err = <-done
+	}
+	elapsed := time.Since(started)
+	t.Logf("rueidis: %v after %v", err, elapsed.Round(time.Millisecond))
+	assert.Less(t, elapsed, 2*time.Second, "a Do whose deadline is 300 ms")
 }
