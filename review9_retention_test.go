@@ -2,6 +2,7 @@ package andromeda_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,4 +54,36 @@ func TestReview9SeveralQuotasTakeAnIdempotencyKey(t *testing.T) {
 	assert.NoError(t, err, "a keyed claim on several quotas is settled like any keyed claim")
 	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:usage"))
 	assert.Equal(t, int64(1), b.get(t, "{campaign-42}:user:7"))
+}
+
+// slowLostReplyCache applies the first change, then waits as a client waits for a reply
+// that never comes (go-redis's ReadTimeout is 3 s by default), and reports it lost.
+type slowLostReplyCache struct {
+	andromeda.Cache
+	wait time.Duration
+	once atomic.Bool
+}
+
+func (c *slowLostReplyCache) RunScript(ctx context.Context, s *andromeda.Script, keys []string, args ...any) (any, error) {
+	reply, err := c.Cache.RunScript(ctx, s, keys, args...)
+	if s.SHA1() == addSHA && err == nil && c.once.CompareAndSwap(false, true) {
+		time.Sleep(c.wait)
+		return nil, errLostReply
+	}
+	return reply, err
+}
+
+// The same with a retention a user may well pick (1 s) and a reply lost only after the
+// wait a default client makes before it gives up on a reply (here 1.2 s of the 3 s
+// ReadTimeout): the record's lifetime starts when Redis writes it, the library's retry
+// when the client gives up, so the retry finds no record and counts the claim again.
+func TestReview9LibraryRetryAfterASlowLostReplyWithRetentionOneSecond(t *testing.T) {
+	b := standaloneBackend(t)
+	cache := &slowLostReplyCache{Cache: b.cache, wait: 1200 * time.Millisecond}
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(100), GetQuotaUsageKey: constKey("slow:{q}:usage"),
+		Option: andromeda.AddUsageOption{IdempotencyRetention: time.Second}})
+	usage, err := add.Do(context.Background(), &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "order-1"})
+	t.Logf("Do returned usage %d, err %v; usage in Redis %d", usage, err, b.get(t, "slow:{q}:usage"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), b.get(t, "slow:{q}:usage"), "one Do of 1 with a key, counted once")
 }
