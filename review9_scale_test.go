@@ -21,10 +21,10 @@ import (
 // with its key on a healthy network. Each quota must end exactly full: usage = limit,
 // exactly (limit - initial) claims admitted, the rest refused. A unit counted twice shows
 // as an extra refusal, a lost unit as usage below the limit.
-func TestReview9HundredsOfColdQuotasKeyedCoalescedThroughLostReplies(t *testing.T) {
+func TestReview9ThousandColdQuotasKeyedCoalescedThroughLostReplies(t *testing.T) {
 	skipLongInShort(t)
 	const (
-		quotas   = 300
+		quotas   = 1000
 		perQuota = 8
 		limit    = 6
 		initial  = 2
