@@ -69,7 +69,10 @@ func TestReview9FrozenRedisEveryCallEndsAtItsDeadline(t *testing.T) {
 			_, err := andromeda.ReadCachedUsages(ctx, cache, constKey("{fz}:usage"), []*andromeda.QuotaRequest{{QuotaID: "q"}})
 			return err
 		}},
-		{"ForgetUsage", func(ctx context.Context) error { _, _, err := andromeda.ForgetUsage(ctx, cache, "{fz}:other"); return err }},
+		{"ForgetUsage", func(ctx context.Context) error {
+			_, _, err := andromeda.ForgetUsage(ctx, cache, "{fz}:other")
+			return err
+		}},
 		{"SetQuotaLimit", func(ctx context.Context) error { return andromeda.SetQuotaLimit(ctx, cache, "{fz}:usage", 100, 0) }},
 		{"ReleaseExpiredHolds", func(ctx context.Context) error {
 			_, _, err := andromeda.ReleaseExpiredHolds(ctx, cache, "{fz}:usage")
