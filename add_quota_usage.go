@@ -118,7 +118,7 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 		if a.coalescer != nil && args.Idempotency.RecordKey == "" {
 			res, err = a.coalescer.add(ctx, args)
 		} else {
-			res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
+			res, err = retryUnknown(ctx, args.Idempotency.Retention, func() (cacheResult, error) {
 				return a.cache.AddUsage(ctx, args)
 			})
 		}
@@ -161,7 +161,7 @@ func quotaLimit(ctx context.Context, getLimit GetQuota, qreq *QuotaRequest) (int
 
 // takeBackAdd undoes an add with a reduce; a key gone missing since took the add with it.
 func takeBackAdd(ctx context.Context, cache *store, args reduceUsageArgs) error {
-	res, err := retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
+	res, err := retryUnknown(ctx, args.Idempotency.Retention, func() (cacheResult, error) {
 		return cache.ReduceUsage(ctx, args)
 	})
 	if err == nil && res.Status == cacheBelowZero {

@@ -122,7 +122,7 @@ func (h *quotaHold) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUs
 	err = retryMissing(ctx, h.pace, qreq, func() (*missingKey, error) {
 		var err error
 		// A hold is named by its ID: sending it again replays what the first send did.
-		res, err = retryUnknown(ctx, true, func() (cacheResult, error) { return h.cache.ChangeHold(ctx, args) })
+		res, err = retryUnknown(ctx, args.Retention, func() (cacheResult, error) { return h.cache.ChangeHold(ctx, args) })
 		if err == nil && res.Status == cacheMissing && h.usage.get != nil {
 			return &missingKey{h.usage, key}, nil
 		}

@@ -83,7 +83,7 @@ func (r *quotaReduce) change(ctx context.Context, qreq *QuotaRequest, req *Quota
 	var res cacheResult
 	err = retryMissing(ctx, r.pace, qreq, func() (*missingKey, error) {
 		var err error
-		res, err = retryUnknown(ctx, args.Idempotency.RecordKey != "", func() (cacheResult, error) {
+		res, err = retryUnknown(ctx, args.Idempotency.Retention, func() (cacheResult, error) {
 			return r.cache.ReduceUsage(ctx, args)
 		})
 		if err == nil && res.Status == cacheMissing && r.usage.get != nil {
@@ -128,8 +128,7 @@ func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, res cac
 		return fmt.Errorf("put back: %w", err)
 	}
 	args.Limit = limit
-	keyed := args.Idempotency.RecordKey != ""
-	put, err := retryUnknown(ctx, keyed, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
+	put, err := retryUnknown(ctx, args.Idempotency.Retention, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
 	}

@@ -20,10 +20,13 @@ const UnknownOutcomeAttempts = 3
 
 const unknownOutcomeBackoff = 20 * time.Millisecond
 
-// retryUnknown calls change until its outcome is known, if keyed says it may be sent
-// again; otherwise once.
-func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, error)) (T, error) {
+// retryUnknown calls change until its outcome is known, while its idempotency record (kept
+// retention; 0 for none) makes that safe; otherwise once. The first send's record lives
+// retention from when Redis wrote it, so no send goes out once half of it has passed
+// since the first: a resend that found the record expired would count again.
+func retryUnknown[T any](ctx context.Context, retention time.Duration, change func() (T, error)) (T, error) {
 	backoff := unknownOutcomeBackoff
+	first := time.Now()
 	for attempt := 1; ; attempt++ {
 		res, err := change()
 		noteSend(ctx, res, err)
@@ -32,7 +35,8 @@ func retryUnknown[T any](ctx context.Context, keyed bool, change func() (T, erro
 			// run, a context ended) does not make the outcome known.
 			return res, fmt.Errorf("%w: an earlier attempt may have applied it, and then: %w", ErrUnknownOutcome, stillCounted(err))
 		}
-		if !keyed || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts {
+		if retention <= 0 || err == nil || !errors.Is(err, ErrUnknownOutcome) || attempt == UnknownOutcomeAttempts ||
+			time.Since(first)+backoff >= retention/2 {
 			return res, err
 		}
 		if sleep(ctx, backoff) != nil {
