@@ -89,6 +89,10 @@ func TestReview7SpecClaimFlowWhoseRequestEndsDuringTheInsert(t *testing.T) {
 		t.Logf("kept %d, sold out %d, requests gone during the insert %d; usage %d (20 + kept = %d)",
 			kept, soldOut.Load(), gone.Load(), usage, 20+kept)
 		assert.Equal(t, 20+kept, usage, "usage == initial usage + histories kept")
-		assert.Equal(t, int64(280), kept, "600 claims for 280 units: every unit sold")
+		// A claim refused while the last units were held by claims whose inserts then
+		// failed leaves those units free at the end: up to one per claim in flight (32).
+		// Without the README's advice 70 units leaked; no leak leaves usage below 20 + kept.
+		assert.LessOrEqual(t, kept, int64(280))
+		assert.GreaterOrEqual(t, kept, int64(280-32), "600 claims for 280 units: every unit sold but those freed at the very end")
 	}, miniredisStarter, standaloneStarter)
 }
