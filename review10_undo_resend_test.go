@@ -61,3 +61,45 @@ func TestReview10UndoWithoutRecordIsResentAndTakesTwo(t *testing.T) {
 		})
 	}
 }
+
+// The same for the put-back of a refund (a reduce with a key of its own) whose Next
+// failed: add.lua, "With the record gone (expired or evicted) while its Do, which applied
+// the reduce, puts it back, the amount goes back as a put-back without a record would".
+// Its reply lost, the library resends it, and the refund of 1 is put back twice: usage one
+// above what the claims count (a unit nobody holds is sold out: a false sold-out at the
+// limit).
+func TestReview10PutBackWithoutRecordIsResentAndAddsTwo(t *testing.T) {
+	for _, how := range []string{"evicted", "expired"} {
+		t.Run(how, func(t *testing.T) {
+			b := standaloneBackend(t)
+			ctx := context.Background()
+			const key = "pr:{q}:usage"
+			b.set(t, key, 5)
+			cache := lostReplies(b, 0)
+			retention := time.Hour
+			if how == "expired" {
+				retention = 300 * time.Millisecond
+			}
+			errNext := errors.New("refund row insert failed")
+			refund := andromeda.ReduceQuotaUsage(andromeda.ReduceQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(100), GetQuotaUsageKey: constKey(key),
+				Option: andromeda.ReduceUsageOption{IdempotencyRetention: retention},
+				Next: andromeda.UpdateQuotaUsageFunc(func(ctx context.Context, _ *andromeda.QuotaUsageRequest) (int64, error) {
+					records, err := b.client.Keys(ctx, "*idempotency:reduce:refund-1*").Result()
+					require.NoError(t, err)
+					require.Len(t, records, 1)
+					if how == "evicted" {
+						require.NoError(t, b.client.Del(ctx, records[0]).Err())
+					} else {
+						time.Sleep(retention + 50*time.Millisecond)
+					}
+					cache.lose.Store(1) // the put-back runs, its reply is lost
+					return 0, errNext
+				})})
+			_, err := refund.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "refund-1"})
+			t.Logf("err %v; %d sends; usage in Redis %d", err, cache.calls.Load(), b.get(t, key))
+			require.ErrorIs(t, err, errNext)
+			assert.LessOrEqual(t, b.get(t, key), int64(5), "a put-back of 1 adds at most its own unit")
+			assert.Equal(t, int64(5), b.get(t, key), "put back once")
+		})
+	}
+}
