@@ -82,3 +82,45 @@ func TestReview10SlowLimitLookupIgnoringCtxCutsThePutBack(t *testing.T) {
 		assert.NotErrorIs(t, err, andromeda.ErrUndoFailed, "%v", err)
 	}, standaloneStarter)
 }
+
+// Several quotas: the put-back of a cancel asks each quota's GetQuotaLimit in turn, inside
+// the one UndoTimeout. Three quotas whose limits each take 400 ms (none near "frozen")
+// leave the last look-up and the put-back itself past the second: the cancel stays
+// applied on all three quotas, though Next failed and nothing took the freed units.
+func TestReview10MultiPutBackCutByThreeSlowLimitLookups(t *testing.T) {
+	runOn(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		slow := func(n int64) andromeda.GetQuota {
+			return andromeda.GetQuotaFunc(func(ctx context.Context, _ *andromeda.QuotaRequest) (int64, error) {
+				select {
+				case <-time.After(400 * time.Millisecond):
+					return n, nil
+				case <-ctx.Done():
+					return 0, ctx.Err()
+				}
+			})
+		}
+		quotas := []andromeda.Quota{
+			{GetQuotaLimit: slow(1), GetQuotaUsageKey: constKey("{r10m}:user:alice")},
+			{GetQuotaLimit: slow(10), GetQuotaUsageKey: constKey("{r10m}:shop")},
+			{GetQuotaLimit: slow(100), GetQuotaUsageKey: constKey("{r10m}:campaign")},
+		}
+		for _, k := range []string{"{r10m}:user:alice", "{r10m}:shop", "{r10m}:campaign"} {
+			b.set(t, k, 1)
+		}
+		errNext := errors.New("deleting Alice's claim row failed")
+		cancel := andromeda.ReduceMultiQuotaUsage(andromeda.MultiQuotaUsageConfig{Cache: b.cache, Quotas: quotas,
+			Next: andromeda.UpdateQuotaUsageFunc(func(context.Context, *andromeda.QuotaUsageRequest) (int64, error) {
+				return 0, errNext
+			})})
+		start := time.Now()
+		_, err := cancel.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "c", Usage: 1})
+		t.Logf("after %v: err %v; usages %d %d %d", time.Since(start).Round(time.Millisecond), err,
+			b.get(t, "{r10m}:user:alice"), b.get(t, "{r10m}:shop"), b.get(t, "{r10m}:campaign"))
+		require.ErrorIs(t, err, errNext)
+		for _, k := range []string{"{r10m}:user:alice", "{r10m}:shop", "{r10m}:campaign"} {
+			assert.Equal(t, int64(1), b.get(t, k), "nothing took the freed unit: the cancel is undone on %s", k)
+		}
+		assert.NotErrorIs(t, err, andromeda.ErrUndoFailed, "%v", err)
+	}, standaloneStarter)
+}
