@@ -103,3 +103,35 @@ func TestReview10PutBackWithoutRecordIsResentAndAddsTwo(t *testing.T) {
 		})
 	}
 }
+
+// ErrUndoFailed's wording. The same resent undo, on a quota whose only unit was this
+// claim's: the first send takes it back (usage 0), its reply is lost, the resend finds
+// usage 0 and is refused as below zero. Do then says "undoing the add ... also failed,
+// so it is still counted" (ErrUndoFailed, and not ErrUnknownOutcome), while Redis shows
+// the add undone: a caller that believes it and compensates takes back a unit it does
+// not hold.
+func TestReview10ResentUndoSaysStillCountedWhenItWasUndone(t *testing.T) {
+	b := standaloneBackend(t)
+	ctx := context.Background()
+	const key = "uw:{q}:usage"
+	b.set(t, key, 0)
+	cache := lostReplies(b, 0)
+	errNext := errors.New("claim insert failed")
+	add := andromeda.AddQuotaUsage(andromeda.AddQuotaUsageConfig{Cache: cache, GetQuotaLimit: constLimit(100), GetQuotaUsageKey: constKey(key),
+		Next: andromeda.UpdateQuotaUsageFunc(func(ctx context.Context, _ *andromeda.QuotaUsageRequest) (int64, error) {
+			records, err := b.client.Keys(ctx, "*idempotency:add:claim-1*").Result()
+			require.NoError(t, err)
+			require.Len(t, records, 1)
+			require.NoError(t, b.client.Del(ctx, records[0]).Err()) // evicted
+			cache.lose.Store(1)
+			return 0, errNext
+		})})
+	_, err := add.Do(ctx, &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "claim-1"})
+	t.Logf("err %v; usage in Redis %d", err, b.get(t, key))
+	require.ErrorIs(t, err, errNext)
+	require.Equal(t, int64(0), b.get(t, key), "the add was undone")
+	if errors.Is(err, andromeda.ErrUndoFailed) {
+		assert.ErrorIs(t, err, andromeda.ErrUnknownOutcome, "an undo that was applied is not reported as failed for certain")
+		assert.NotContains(t, err.Error(), "so it is still counted")
+	}
+}
