@@ -50,3 +50,39 @@ func TestReview10ResendOfARepeatOutlivesTheFirstRecord(t *testing.T) {
 	t.Logf("repeat: usage %d, err %v; %d sends; usage in Redis %d", usage, err, cache.calls.Load(), b.get(t, key))
 	assert.Equal(t, int64(1), b.get(t, key), "one claim with a key, repeated within its retention, counted once")
 }
+
+// The same for a hold: a Commit repeated within its record's retention (the first send
+// replays "committed"), whose reply is lost, is resent by the library after the record
+// expired and answered "no such hold". Do then fails with ErrHoldNotFound for a hold that
+// was committed: a caller that trusts it (the README: "ErrHoldNotFound: no hold has that
+// ID") drops a sold order.
+func TestReview10CommitRepeatResentPastItsRecord(t *testing.T) {
+	b := standaloneBackend(t)
+	ctx := context.Background()
+	const key = "hr:{q}:usage"
+	b.set(t, key, 0)
+	cache := lostReplies(b, 0)
+	retention := 400 * time.Millisecond
+	holds := andromeda.NewQuotaHolds(andromeda.QuotaHoldsConfig{Cache: cache, Quota: andromeda.Quota{GetQuotaLimit: constLimit(10), GetQuotaUsageKey: constKey(key)},
+		HoldFor: time.Minute, Retention: retention})
+	hold := &andromeda.QuotaUsageRequest{QuotaID: "q", Usage: 1, IdempotencyKey: "order-9"}
+	_, err := holds.Reserve.Do(ctx, hold)
+	require.NoError(t, err)
+	_, err = holds.Commit.Do(ctx, hold)
+	require.NoError(t, err)
+	_, record := andromeda.HoldKeys(key, "order-9")
+	for {
+		ttl, err := b.client.PTTL(ctx, record).Result()
+		require.NoError(t, err)
+		require.Positive(t, ttl, "the repeat must start within the retention")
+		if ttl <= 12*time.Millisecond {
+			break
+		}
+		time.Sleep(min(ttl-12*time.Millisecond, 20*time.Millisecond))
+	}
+	cache.lose.Store(1)
+	usage, err := holds.Commit.Do(ctx, hold)
+	t.Logf("repeated commit: usage %d, err %v; usage in Redis %d", usage, err, b.get(t, key))
+	assert.NotErrorIs(t, err, andromeda.ErrHoldNotFound, "the hold was committed")
+	assert.Equal(t, int64(1), b.get(t, key))
+}
