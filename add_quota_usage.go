@@ -144,7 +144,11 @@ func (a *quotaAdd) change(ctx context.Context, qreq *QuotaRequest, req *QuotaUsa
 	// The undo also marks the add's idempotency record undone, so that a retry is a fresh
 	// attempt and a compensating reduce finds nothing more to take back.
 	back := reduceUsageArgs{Key: key, Amount: req.Usage, Idempotency: forgetting(args.Idempotency)}
-	return res.Usage, key, func(ctx context.Context) error { return takeBackAdd(ctx, a.cache, back) }, nil
+	return res.Usage, key, func(ctx context.Context) error {
+		ctx, cancel := undoSends(ctx)
+		defer cancel()
+		return takeBackAdd(ctx, a.cache, back)
+	}, nil
 }
 
 // quotaLimit asks GetQuotaLimit for the limit, and checks it.

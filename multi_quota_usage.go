@@ -152,6 +152,8 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 // A quota whose usage went missing since took its share with it: the others are taken
 // back without it.
 func (m *multiQuota) takeBackAdds(ctx context.Context, keys []string, amount int64) error {
+	ctx, cancel := undoSends(ctx)
+	defer cancel()
 	keys = slices.Clone(keys)
 	for len(keys) > 0 {
 		res, err := m.cache.ReduceUsages(ctx, keys, amount)
@@ -207,6 +209,8 @@ func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, key
 		}
 		args = append(args, addUsageArgs{Key: key, Amount: amount, Limit: limit})
 	}
+	ctx, cancel := undoSends(ctx)
+	defer cancel()
 	for len(args) > 0 {
 		res, err := m.cache.AddUsages(ctx, args)
 		switch {

@@ -128,6 +128,8 @@ func putBackReduce(ctx context.Context, cache *store, args addUsageArgs, res cac
 		return fmt.Errorf("put back: %w", err)
 	}
 	args.Limit = limit
+	ctx, cancel := undoSends(ctx)
+	defer cancel()
 	put, err := retryUnknown(ctx, args.Idempotency.Retention, func() (cacheResult, error) { return cache.AddUsage(ctx, args) })
 	if err != nil {
 		return fmt.Errorf("put back: %w", err)
@@ -178,5 +180,7 @@ func quotaLimitForUndo(ctx context.Context, cache *store, key string, getLimit G
 		limit, err = quotaLimit(ctx, getLimit, qreq)
 		return limit, err == nil, err
 	}
+	ctx, cancel := undoSends(ctx)
+	defer cancel()
 	return cache.GetUsage(ctx, LimitKey(key))
 }

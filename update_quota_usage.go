@@ -111,12 +111,9 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **n
 			return 0, stillCounted(err)
 		}
 		// Undo even when ctx has ended: the caller must not be left holding a change
-		// it was told failed. But within UndoTimeout of its own: against a frozen Redis
-		// the Do still ends, with ErrUndoFailed.
-		undoCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), UndoTimeout)
-		undoErr := runUndo(undoCtx, undo, panicked)
-		cancel()
-		if undoErr != nil {
+		// it was told failed. Its calls to Redis have UndoTimeout of their own (undoSends):
+		// against a frozen Redis the Do still ends, with ErrUndoFailed.
+		if undoErr := runUndo(context.WithoutCancel(ctx), undo, panicked); undoErr != nil {
 			// The change stays counted, or may: neither Next's error nor the undo's may
 			// tell the caller that nothing changed.
 			return 0, undoFailed(err, undoErr, s.op, req.Usage, key)
@@ -126,11 +123,18 @@ func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **n
 	return usage, nil
 }
 
-// UndoTimeout bounds the undo of a change whose Next failed. The undo runs without the
-// caller's deadline or cancellation (a request that ended must still give back what it
-// took), so it has a time of its own: an undo that Redis has not answered by then fails
-// the Do with ErrUndoFailed (and ErrUnknownOutcome: it may yet be applied).
+// UndoTimeout bounds what the undo of a change whose Next failed sends to Redis. The undo
+// runs without the caller's deadline or cancellation (a request that ended must still give
+// back what it took), so its Redis calls have a time of their own, counted from when they
+// start (a slow GetQuotaLimit that the undo of a reduce asks first does not eat into it):
+// an undo that Redis has not answered by then fails the Do with ErrUndoFailed (and
+// ErrUnknownOutcome: it may yet be applied).
 const UndoTimeout = time.Second
+
+// undoSends bounds the Redis calls of an undo by UndoTimeout.
+func undoSends(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, UndoTimeout)
+}
 
 // fail makes err the *QuotaError Do returns, keeping the details a change filled in.
 func (s *usageStep) fail(req *QuotaUsageRequest, key string, err error) *QuotaError {

@@ -137,14 +137,19 @@ if recordKey and ARGV[6] == '2' then
   end
   -- Undone, not deleted: a late copy of the reduce's attempt must find it so. With the
   -- record gone (expired or evicted) while its Do, which applied the reduce, puts it back,
-  -- the amount goes back as a put-back without a record would.
+  -- the amount goes back as a put-back without a record would, and the record is written
+  -- anew, undone: a resend of this put-back (its reply lost) must find it, not add again.
   if own then
     redis.call('SET', recordKey, withAmount(withAttempt(string.format('12 %d', own.usage), own.attempt), own.attempt, own.amount), 'PX', retention)
   end
   if not usage then
     return {1, 0, 0, 0}
   end
-  return {0, redis.call('INCRBY', KEYS[1], amount), 0, 0}
+  usage = redis.call('INCRBY', KEYS[1], amount)
+  if not own then
+    redis.call('SET', recordKey, withAmount(withAttempt(string.format('12 %d', usage), attempt), attempt, amount), 'PX', retention)
+  end
+  return {0, usage, 0, 0}
 end
 
 if record then

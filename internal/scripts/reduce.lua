@@ -108,8 +108,8 @@ if add then
 end
 -- An undo whose add's record is gone (expired or evicted) while its Do, which applied the
 -- add, undoes it: it has no record of its own (recordKey is nil), so it goes on as a
--- reduce without a record and takes the amount back, and the add is not left counted
--- under an error that says it failed.
+-- reduce without a record and takes the amount back (writing the add's record anew, as
+-- undone: see done), and the add is not left counted under an error that says it failed.
 
 if own and own.status ~= 12 then
   return {own.status, own.usage, 0, 1}
@@ -121,6 +121,11 @@ end
 local function done(status, usage)
   if recordKey and (status == 0 or status == 3) then
     redis.call('SET', recordKey, withAmount(withAttempt(string.format('%d %d', status, usage), attempt), attempt, amount), 'PX', retention)
+  end
+  if undo and addRecordKey and status == 0 then
+    -- The undo of an add whose record is gone: written anew, undone (12, no limit known),
+    -- so that a resend of this undo (its reply lost) replays instead of taking back again.
+    redis.call('SET', addRecordKey, withAttempt(string.format('12 %d 0 %d', usage, amount), attempt), 'PX', retention)
   end
   return {status, usage, 0, 0}
 end
