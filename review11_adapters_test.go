@@ -19,9 +19,9 @@ import (
 	"github.com/ramadani/andromeda/internal/redistest"
 	"github.com/redis/go-redis/v9"
 	rueidisclient "github.com/redis/rueidis"
-	valkeyclient "github.com/valkey-io/valkey-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	valkeyclient "github.com/valkey-io/valkey-go"
 )
 
 // Reviewer 11: the four adapters (and WaitForReplicas, and v9 with ContextTimeoutEnabled)
