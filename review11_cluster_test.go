@@ -90,6 +90,7 @@ func newReview11ClusterRig(t *testing.T, kind string) review11ClusterRig {
 var review11ClusterKinds = []string{"v9", "v9 ctxtimeout", "v9 wait", "rueidis", "rueidis wait"}
 
 func TestReview11ClusterClients(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	for _, kind := range review11ClusterKinds {
 		t.Run(kind, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 // is down: "Every call fails closed: nothing is admitted, and the error wraps
 // ErrRedisUnavailable (nothing was changed, safe to retry)".
 func TestReview11OperatorCallsWithRedisDown(t *testing.T) {
+	skipLongInShort(t)
 	redistest.Require(t)
 	for _, adapter := range review11Caches[:4] { // the WaitForReplicas variants said the same (27 s with them)
 		t.Run(adapter.name, func(t *testing.T) {
