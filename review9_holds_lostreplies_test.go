@@ -74,6 +74,11 @@ func TestReview9HoldFlowThroughLostReplies(t *testing.T) {
 							refused.Add(1)
 							time.Sleep(10 * time.Millisecond)
 							continue
+						case errors.Is(err, andromeda.ErrHoldExpired):
+							// Made, its reply lost, and repeated after its 150 ms were over
+							// (a loaded CI run): the repeat says so, and it was released.
+							abandoned.Add(1)
+							continue
 						case err != nil:
 							unsettled.Add(1)
 							odd.Store("reserve: "+err.Error(), true)
