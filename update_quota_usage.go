@@ -36,7 +36,7 @@ type undoFunc func(ctx context.Context) error
 // Next fails or panics (the panic goes on afterwards). It tells the listener how it ended.
 func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, error) {
 	ctx, record := s.start(ctx, req)
-	var panicked *nextPanic
+	var panicked *heldPanic
 	usage, err := s.doRecovering(ctx, req, &panicked)
 	s.done(ctx, record, req, usage, err)
 	if panicked != nil {
@@ -48,29 +48,36 @@ func (s *usageStep) Do(ctx context.Context, req *QuotaUsageRequest) (int64, erro
 // doRecovering runs do; a panic of one of the user's functions that do calls before or
 // around the change (a key, limit or usage function, a shared load) fails the Do, and goes
 // on after the listener is told, as Next's does: the listener hears of every Do.
-func (s *usageStep) doRecovering(ctx context.Context, req *QuotaUsageRequest, panicked **nextPanic) (usage int64, err error) {
+func (s *usageStep) doRecovering(ctx context.Context, req *QuotaUsageRequest, panicked **heldPanic) (usage int64, err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			if *panicked == nil {
-				*panicked = &nextPanic{value: p}
-			}
-			usage, err = 0, s.fail(req, "", fmt.Errorf("a function of the change panicked: %v", p))
+		if perr := holdPanic(panicked, recover(), "a function of the change"); perr != nil {
+			usage, err = 0, s.fail(req, "", perr)
 		}
 	}()
 	return s.do(ctx, req, panicked)
 }
 
-// nextPanic is a panic of Next, held while the change is undone and the listener told.
-type nextPanic struct{ value any }
+// heldPanic is a panic of a user's function (Next, one the change or its undo calls),
+// held while the change is undone and the listener told, then raised again.
+type heldPanic struct{ value any }
 
-func (p *nextPanic) Error() string { return fmt.Sprintf("Next panicked: %v", p.value) }
+// holdPanic holds p, recovered from what, unless a panic is held already (the first goes
+// on), and returns it as what's error; nil when p is nil (nothing panicked).
+func holdPanic(held **heldPanic, p any, what string) error {
+	if p == nil {
+		return nil
+	}
+	if *held == nil {
+		*held = &heldPanic{value: p}
+	}
+	return fmt.Errorf("%s panicked: %v", what, p)
+}
 
-// runNext runs Next; a panic in it comes back as a *nextPanic error, kept in panicked too.
-func runNext(ctx context.Context, next UpdateQuotaUsage, req *QuotaUsageRequest, panicked **nextPanic) (err error) {
+// runNext runs Next; a panic in it fails Next, and goes on after the listener is told.
+func runNext(ctx context.Context, next UpdateQuotaUsage, req *QuotaUsageRequest, panicked **heldPanic) (err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			*panicked = &nextPanic{value: p}
-			err = *panicked
+		if perr := holdPanic(panicked, recover(), "Next"); perr != nil {
+			err = perr
 		}
 	}()
 	_, err = next.Do(ctx, req)
@@ -80,19 +87,16 @@ func runNext(ctx context.Context, next UpdateQuotaUsage, req *QuotaUsageRequest,
 // runUndo runs undo; a panic in it (a user's function it calls, such as a reduce's
 // GetQuotaLimit) fails the undo, and goes on after the listener is told, as Next's does,
 // unless Next's own panic already will.
-func runUndo(ctx context.Context, undo undoFunc, panicked **nextPanic) (err error) {
+func runUndo(ctx context.Context, undo undoFunc, panicked **heldPanic) (err error) {
 	defer func() {
-		if p := recover(); p != nil {
-			if *panicked == nil {
-				*panicked = &nextPanic{value: p}
-			}
-			err = fmt.Errorf("the undo panicked: %v", p)
+		if perr := holdPanic(panicked, recover(), "the undo"); perr != nil {
+			err = perr
 		}
 	}()
 	return undo(ctx)
 }
 
-func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **nextPanic) (int64, error) {
+func (s *usageStep) do(ctx context.Context, req *QuotaUsageRequest, panicked **heldPanic) (int64, error) {
 	if err := checkRequest(ctx, req, s.zeroUsageOK); err != nil {
 		return 0, s.fail(req, "", err)
 	}
