@@ -154,21 +154,27 @@ func (m *multiQuota) add(ctx context.Context, qreq *QuotaRequest, req *QuotaUsag
 func (m *multiQuota) takeBackAdds(ctx context.Context, keys []string, amount int64) error {
 	ctx, cancel := undoSends(ctx)
 	defer cancel()
-	keys = slices.Clone(keys)
-	for len(keys) > 0 {
-		res, err := m.cache.ReduceUsages(ctx, keys, amount)
-		switch {
-		case err != nil:
-			return err
-		case res.Status == cacheMissing:
-			keys = slices.Delete(keys, res.Index, res.Index+1)
-			continue
-		case res.Status != cacheApplied:
-			return fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, keys[res.Index], res.Usages[res.Index])
-		}
-		return nil
+	res, keys, err := withoutMissing(keys, func(keys []string) (multiResult, error) { return m.cache.ReduceUsages(ctx, keys, amount) })
+	if err == nil && res.Status != cacheApplied {
+		err = fmt.Errorf("%w (key %q, usage %d)", ErrInvalidMinQuotaUsage, keys[res.Index], res.Usages[res.Index])
 	}
-	return nil
+	return err
+}
+
+// withoutMissing makes send, one all-or-nothing step on several quotas, until no quota's
+// usage is missing: a quota whose usage went missing took its share of the change being
+// undone with it, and is dropped. It returns the last result and the quotas it was for
+// (none left: applied, to none).
+func withoutMissing[T any](quotas []T, send func([]T) (multiResult, error)) (multiResult, []T, error) {
+	quotas = slices.Clone(quotas)
+	for len(quotas) > 0 {
+		res, err := send(quotas)
+		if err != nil || res.Status != cacheMissing {
+			return res, quotas, err
+		}
+		quotas = slices.Delete(quotas, res.Index, res.Index+1)
+	}
+	return multiResult{Status: cacheApplied}, nil, nil
 }
 
 func (m *multiQuota) reduce(ctx context.Context, qreq *QuotaRequest, req *QuotaUsageRequest, _ string, undoable bool) (int64, string, undoFunc, error) {
@@ -211,19 +217,13 @@ func (m *multiQuota) putBackReduces(ctx context.Context, qreq *QuotaRequest, key
 	}
 	ctx, cancel := undoSends(ctx)
 	defer cancel()
-	for len(args) > 0 {
-		res, err := m.cache.AddUsages(ctx, args)
-		switch {
-		case err != nil:
-			return fmt.Errorf("put back: %w", err)
-		case res.Status == cacheMissing:
-			args = append(args[:res.Index:res.Index], args[res.Index+1:]...)
-			continue
-		case res.Status != cacheApplied:
-			a := args[res.Index]
-			return putBackRefused(amount, a.Key, res.Usages[res.Index], a.Limit)
-		}
-		return nil
+	res, args, err := withoutMissing(args, func(args []addUsageArgs) (multiResult, error) { return m.cache.AddUsages(ctx, args) })
+	switch {
+	case err != nil:
+		return fmt.Errorf("put back: %w", err)
+	case res.Status != cacheApplied:
+		a := args[res.Index]
+		return putBackRefused(amount, a.Key, res.Usages[res.Index], a.Limit)
 	}
 	return nil
 }
